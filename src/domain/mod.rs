@@ -1,0 +1,20 @@
+//! Pure domain types and rules: no I/O, no SQL, no clocks of their own.
+
+pub mod dedup;
+pub mod incident;
+pub mod retry;
+pub mod severity;
+pub mod ticket;
+pub mod timeline;
+
+#[cfg(test)]
+mod incident_tests;
+
+pub use dedup::DedupKey;
+pub use incident::{
+    Action, Context, Effect, Incident, IncidentId, LifecyclePolicy, NewIncident, PersonId, Status, TimerKind,
+    TransitionError,
+};
+pub use severity::Severity;
+pub use ticket::TicketNo;
+pub use timeline::{Actor, Channel, EventKind, TimelineEntry};

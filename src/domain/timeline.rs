@@ -1,0 +1,166 @@
+//! The timeline of an incident: who did what, when, through which channel.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::incident::PersonId;
+use super::severity::Severity;
+use super::ticket::TicketNo;
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    /// A person from the catalogue.
+    Person(PersonId),
+    /// A monitoring sender (`alertmanager`, `zabbix`, …).
+    Source(String),
+    /// zhiban itself (timers, automation).
+    System,
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Person(_) => "person",
+            Actor::Source(_) => "source",
+            Actor::System => "system",
+        }
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Actor::Person(p) => Some(&p.0),
+            Actor::Source(s) => Some(s),
+            Actor::System => None,
+        }
+    }
+
+    pub fn from_parts(kind: &str, id: Option<String>) -> Option<Actor> {
+        match (kind, id) {
+            ("person", Some(id)) => Some(Actor::Person(PersonId(id))),
+            ("source", Some(id)) => Some(Actor::Source(id)),
+            ("system", _) => Some(Actor::System),
+            _ => None,
+        }
+    }
+}
+
+/// Through which channel an event came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Webhook,
+    Api,
+    Web,
+    Timer,
+    Cli,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webhook => "webhook",
+            Channel::Api => "api",
+            Channel::Web => "web",
+            Channel::Timer => "timer",
+            Channel::Cli => "cli",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        [Channel::Webhook, Channel::Api, Channel::Web, Channel::Timer, Channel::Cli]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// What happened. Stored as JSON with a `kind` tag; the texts people read come from templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    Opened {
+        severity: Severity,
+        title: String,
+    },
+    Repeated {
+        occurrences: u32,
+    },
+    Acknowledged,
+    InProgress,
+    ArrivedOnSite,
+    Resolved {
+        note: Option<String>,
+        by_source: bool,
+    },
+    Closed {
+        note: Option<String>,
+        automatic: bool,
+    },
+    /// An empty reason means the fault itself came back.
+    Reopened {
+        reason: String,
+    },
+    Cancelled {
+        reason: String,
+    },
+    Merged {
+        into: TicketNo,
+    },
+    Commented {
+        text: String,
+    },
+    SeverityChanged {
+        from: Severity,
+        to: Severity,
+        reason: String,
+    },
+    AckOverdue,
+}
+
+impl EventKind {
+    /// The tag, as stored and as used in notification filters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Opened { .. } => "opened",
+            EventKind::Repeated { .. } => "repeated",
+            EventKind::Acknowledged => "acknowledged",
+            EventKind::InProgress => "in_progress",
+            EventKind::ArrivedOnSite => "arrived_on_site",
+            EventKind::Resolved { .. } => "resolved",
+            EventKind::Closed { .. } => "closed",
+            EventKind::Reopened { .. } => "reopened",
+            EventKind::Cancelled { .. } => "cancelled",
+            EventKind::Merged { .. } => "merged",
+            EventKind::Commented { .. } => "commented",
+            EventKind::SeverityChanged { .. } => "severity_changed",
+            EventKind::AckOverdue => "ack_overdue",
+        }
+    }
+
+    pub const NAMES: [&'static str; 13] = [
+        "opened",
+        "repeated",
+        "acknowledged",
+        "in_progress",
+        "arrived_on_site",
+        "resolved",
+        "closed",
+        "reopened",
+        "cancelled",
+        "merged",
+        "commented",
+        "severity_changed",
+        "ack_overdue",
+    ];
+}
+
+/// One line of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub channel: Channel,
+    #[serde(flatten)]
+    pub event: EventKind,
+}

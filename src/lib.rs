@@ -1,0 +1,7 @@
+//! zhiban (值班): the core and the server.
+//!
+//! `domain` holds the pure rules, `store` the database, `engine` the async loops that apply the
+//! rules durably, `web` the HTTP edge, `config` the operator's file, `cli` the commands.
+
+pub mod domain;
+pub mod util;
