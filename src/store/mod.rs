@@ -1,0 +1,295 @@
+//! The database: one interface ([`Store`] and its unit of work [`Tx`]), two backends.
+//!
+//! SQLite (WAL, one writer connection) is the embedded default; PostgreSQL is chosen by a
+//! `postgres://` URL and lets several instances share the work. The SQL is written once
+//! (`common.rs`, compiled into each backend module) and only the statements that really differ
+//! live in each backend's `dialect`. The domain never sees SQL; the store holds no business rules.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp, civil::Date};
+use serde::Serialize;
+
+use crate::domain::{DedupKey, Incident, IncidentId, Severity, Status, TicketNo, TimelineEntry, TimerKind};
+
+pub type SharedStore = Arc<dyn Store>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is busy: the caller should answer 503 and let the sender retry.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A row holds something the code cannot read (a bug or a hand-edited database).
+    #[error("the database holds an unreadable value: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Query(String),
+    #[error("invalid database URL: {0}")]
+    Url(String),
+    #[error("migration failed: {0}")]
+    Migrate(String),
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        match &e {
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Protocol(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            E::RowNotFound => StoreError::NotFound(e.to_string()),
+            E::Database(db) => {
+                // SQLite busy/locked, PostgreSQL admin shutdown / cannot connect now / serialization.
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                let transient = matches!(code.as_str(), "5" | "6" | "517" | "57P01" | "57P03" | "40001" | "40P01")
+                    || code.starts_with("08")
+                    || code.starts_with("53");
+                if transient { StoreError::Unavailable(e.to_string()) } else { StoreError::Query(e.to_string()) }
+            }
+            E::ColumnDecode { .. } | E::Decode(_) | E::TypeNotFound { .. } => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Query(e.to_string()),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The outcome of recording a delivery by the sender's own id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// First time seen.
+    New,
+    /// Seen before; the incident it went to, if any.
+    Seen(Option<IncidentId>),
+}
+
+/// The outcome of claiming a dedup key for a new incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DedupClaim {
+    /// Nobody held it: the caller now does (and must bind it to the incident it opens).
+    Claimed,
+    /// This incident collects the fault's reports.
+    HeldBy(IncidentId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    pub incident_id: IncidentId,
+    pub kind: TimerKind,
+    pub due_at: Timestamp,
+}
+
+/// A message to deliver, written in the same transaction as the change that caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxMessage {
+    /// Unique per logical message: a retry or a second instance can never enqueue it twice.
+    pub idempotency_key: String,
+    pub incident_id: Option<IncidentId>,
+    /// The configured sink that delivers it.
+    pub sink: String,
+    pub payload: serde_json::Value,
+    pub not_before: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Pending,
+    Sent,
+    /// Gave up after the retry limit or a permanent error; kept for people to see.
+    Dead,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxStatus> {
+        [OutboxStatus::Pending, OutboxStatus::Sent, OutboxStatus::Dead].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub incident_id: Option<IncidentId>,
+    pub sink: String,
+    pub payload: serde_json::Value,
+    pub status: OutboxStatus,
+    /// Attempts started so far (the claim that returned this row included).
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    pub statuses: Vec<Status>,
+    pub severities: Vec<Severity>,
+    pub system: Option<String>,
+    pub unit: Option<String>,
+    pub created_from: Option<Timestamp>,
+    pub created_until: Option<Timestamp>,
+    /// Newest first; at most this many.
+    pub limit: u32,
+    /// Only incidents with a smaller id (keyset pagination).
+    pub before_id: Option<IncidentId>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    pub open_by_severity: BTreeMap<u8, i64>,
+    pub incidents_total: i64,
+    pub outbox_pending: i64,
+    pub outbox_dead: i64,
+    pub timers_pending: i64,
+    pub oldest_overdue_timer: Option<Timestamp>,
+}
+
+/// The database, as the engine and the web layer see it.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    async fn migrate(&self) -> StoreResult<()>;
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> StoreResult<()>;
+    /// A write transaction. On SQLite it holds the one writer connection until commit or drop,
+    /// so keep it short and never do network I/O inside.
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+
+    async fn incident_by_ticket(&self, ticket: TicketNo) -> StoreResult<Option<Incident>>;
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
+    async fn timeline(&self, incident: IncidentId) -> StoreResult<Vec<TimelineEntry>>;
+    async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>>;
+
+    /// Lease up to `limit` due pending messages to `worker` for `lease`; their attempt count goes up.
+    /// A message whose lease ran out (its worker died) is due again.
+    async fn claim_outbox(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMessage>>;
+    /// Record delivery; false if the lease was lost meanwhile.
+    async fn outbox_sent(&self, id: i64, worker: &str, at: Timestamp) -> StoreResult<bool>;
+    async fn outbox_retry(&self, id: i64, worker: &str, at: Timestamp, error: &str) -> StoreResult<bool>;
+    async fn outbox_dead(&self, id: i64, worker: &str, error: &str) -> StoreResult<bool>;
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
+    async fn outbox_messages(&self, status: Option<OutboxStatus>, limit: u32) -> StoreResult<Vec<OutboxMessage>>;
+
+    async fn stats(&self, now: Timestamp) -> StoreResult<StoreStats>;
+}
+
+/// One write transaction. Dropping it without `commit` rolls everything back.
+#[async_trait]
+pub trait Tx: Send {
+    async fn record_receipt(&mut self, source: &str, occurrence_id: &str, at: Timestamp) -> StoreResult<Receipt>;
+    async fn link_receipt(&mut self, source: &str, occurrence_id: &str, incident: IncidentId) -> StoreResult<()>;
+
+    async fn claim_dedup(&mut self, key: &DedupKey) -> StoreResult<DedupClaim>;
+    async fn bind_dedup(&mut self, key: &DedupKey, incident: IncidentId) -> StoreResult<()>;
+    /// Let go of the key, if this incident holds it.
+    async fn release_dedup(&mut self, key: &DedupKey, incident: IncidentId) -> StoreResult<()>;
+
+    /// The next ticket sequence number of that local day (1, 2, …), never handed out twice.
+    async fn next_ticket_seq(&mut self, day: Date) -> StoreResult<u32>;
+    async fn next_incident_id(&mut self) -> StoreResult<IncidentId>;
+    async fn insert_incident(&mut self, incident: &Incident) -> StoreResult<()>;
+    /// Load and lock an incident for the rest of the transaction.
+    async fn lock_incident(&mut self, id: IncidentId) -> StoreResult<Incident>;
+    async fn lock_incident_by_ticket(&mut self, ticket: TicketNo) -> StoreResult<Option<Incident>>;
+    async fn save_incident(&mut self, incident: &Incident) -> StoreResult<()>;
+    /// Returns the entry's id (used in idempotency keys of the messages it causes).
+    async fn append_timeline(&mut self, incident: IncidentId, entry: &TimelineEntry) -> StoreResult<i64>;
+
+    /// Arm (or move) the incident's timer of that kind.
+    async fn arm_timer(&mut self, incident: IncidentId, kind: TimerKind, due: Timestamp, now: Timestamp)
+    -> StoreResult<()>;
+    async fn cancel_timer(&mut self, incident: IncidentId, kind: TimerKind) -> StoreResult<()>;
+    /// Remove and return up to `limit` due timers. Other instances skip the rows this transaction
+    /// holds; if it rolls back (or its instance dies) the timers are due again.
+    async fn take_due_timers(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<DueTimer>>;
+
+    /// False if a message with that idempotency key exists already.
+    async fn enqueue(&mut self, message: &NewOutboxMessage) -> StoreResult<bool>;
+
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Open the store that a URL names: `sqlite:PATH` / `sqlite://PATH` (created on first start) or
+/// `postgres://…` / `postgresql://…`.
+pub async fn connect(url: &str) -> StoreResult<SharedStore> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::connect(url).await?))
+    } else {
+        Err(StoreError::Url(format!(
+            "'{}' names no supported database; use sqlite://PATH or postgres://…",
+            redact_url(url)
+        )))
+    }
+}
+
+/// A URL fit for logs: the password replaced.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn from_ms(v: i64) -> StoreResult<Timestamp> {
+    Timestamp::from_millisecond(v).map_err(|e| StoreError::Corrupt(format!("instant {v}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(redact_url("postgres://zb:s3cret@db:5432/zhiban"), "postgres://zb:***@db:5432/zhiban");
+        assert_eq!(redact_url("postgres://zb@db/zhiban"), "postgres://zb@db/zhiban");
+        assert_eq!(redact_url("sqlite://data/zhiban.db"), "sqlite://data/zhiban.db");
+    }
+}
