@@ -3,6 +3,10 @@
 //! `domain` holds the pure rules, `store` the database, `engine` the async loops that apply the
 //! rules durably, `web` the HTTP edge, `config` the operator's file, `cli` the commands.
 
+pub mod config;
 pub mod domain;
-pub mod util;
+pub mod engine;
+pub mod messages;
+pub mod metrics;
 pub mod store;
+pub mod util;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which sender format a webhook body is in. The web layer picks it from the URL path
 /// (`/api/v1/webhooks/<segment>`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     Alertmanager,

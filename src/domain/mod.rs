@@ -15,6 +15,7 @@ pub use incident::{
     Action, Context, Effect, Incident, IncidentId, LifecyclePolicy, NewIncident, PersonId, Status, TimerKind,
     TransitionError,
 };
+pub use retry::{AfterFailure, RetryPolicy};
 pub use severity::Severity;
 pub use ticket::TicketNo;
 pub use timeline::{Actor, Channel, EventKind, TimelineEntry};

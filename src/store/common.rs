@@ -13,8 +13,8 @@ use crate::domain::{
     TimelineEntry, TimerKind,
 };
 use crate::store::{
-    Backend, DedupClaim, DueTimer, IncidentFilter, NewOutboxMessage, OutboxMessage, OutboxStatus, Receipt, Store,
-    StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
+    Backend, DedupClaim, DueTimer, IncidentFilter, NewOutboxMessage, OutboxMessage, OutboxStatus, Receipt,
+    Store, StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
 };
 
 const INCIDENT_COLUMNS: &str = "id, ticket, title, description, status, severity, system_id, unit_id, source, \
@@ -56,10 +56,12 @@ impl IncidentRow {
             id: IncidentId(self.id),
             ticket: self.ticket.parse::<TicketNo>().map_err(|_| corrupt("ticket", &self.ticket))?,
             status: Status::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?,
-            severity: Severity::from_level(self.severity).ok_or_else(|| corrupt("severity", &self.severity))?,
+            severity: Severity::from_level(self.severity)
+                .ok_or_else(|| corrupt("severity", &self.severity))?,
             labels: serde_json::from_str::<BTreeMap<String, String>>(&self.labels)
                 .map_err(|_| corrupt("labels", &self.labels))?,
-            occurrences: u32::try_from(self.occurrences).map_err(|_| corrupt("occurrences", &self.occurrences))?,
+            occurrences: u32::try_from(self.occurrences)
+                .map_err(|_| corrupt("occurrences", &self.occurrences))?,
             title: self.title,
             description: self.description,
             system: self.system_id,
@@ -92,7 +94,8 @@ impl TimelineRow {
         let corrupt = |what: &str| StoreError::Corrupt(format!("timeline entry {}: {what}", self.id));
         Ok(TimelineEntry {
             at: from_ms(self.at)?,
-            actor: Actor::from_parts(&self.actor_kind, self.actor_id.clone()).ok_or_else(|| corrupt("actor"))?,
+            actor: Actor::from_parts(&self.actor_kind, self.actor_id.clone())
+                .ok_or_else(|| corrupt("actor"))?,
             channel: Channel::parse(&self.channel).ok_or_else(|| corrupt("channel"))?,
             event: serde_json::from_str::<EventKind>(&self.detail).map_err(|_| corrupt("detail"))?,
         })
@@ -167,6 +170,14 @@ impl Store for SqlStore {
         Ok(Box::new(SqlTx { tx }))
     }
 
+    async fn begin_intake(&self) -> StoreResult<Box<dyn Tx>> {
+        let mut tx = dialect::begin_write(&self.writer).await?;
+        if let Some(lock) = dialect::INTAKE_LOCK {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        Ok(Box::new(SqlTx { tx }))
+    }
+
     async fn incident_by_ticket(&self, ticket: TicketNo) -> StoreResult<Option<Incident>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ticket = $1"));
         let row: Option<IncidentRow> =
@@ -175,7 +186,8 @@ impl Store for SqlStore {
     }
 
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1=1"));
+        let mut q: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1=1"));
         if !filter.statuses.is_empty() {
             q.push(" AND status IN (");
             let mut list = q.separated(", ");
@@ -223,7 +235,8 @@ impl Store for SqlStore {
     }
 
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM timers").fetch_one(&self.reader).await?;
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(due_at) FROM timers").fetch_one(&self.reader).await?;
         v.map(from_ms).transpose()
     }
 
@@ -298,7 +311,11 @@ impl Store for SqlStore {
         v.map(from_ms).transpose()
     }
 
-    async fn outbox_messages(&self, status: Option<OutboxStatus>, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
+    async fn outbox_messages(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMessage>> {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(format!("SELECT {OUTBOX_COLUMNS} FROM outbox"));
         if let Some(s) = status {
             q.push(" WHERE status = ").push_bind(s.as_str());
@@ -322,18 +339,21 @@ impl Store for SqlStore {
         for (sev, n) in open {
             stats.open_by_severity.insert(sev as u8, n);
         }
-        stats.incidents_total = sqlx::query_scalar("SELECT COUNT(*) FROM incidents").fetch_one(&self.reader).await?;
-        let outbox: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM outbox WHERE status IN ('pending', 'dead') GROUP BY status")
-                .fetch_all(&self.reader)
-                .await?;
+        stats.incidents_total =
+            sqlx::query_scalar("SELECT COUNT(*) FROM incidents").fetch_one(&self.reader).await?;
+        let outbox: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM outbox WHERE status IN ('pending', 'dead') GROUP BY status",
+        )
+        .fetch_all(&self.reader)
+        .await?;
         for (status, n) in outbox {
             match status.as_str() {
                 "pending" => stats.outbox_pending = n,
                 _ => stats.outbox_dead = n,
             }
         }
-        stats.timers_pending = sqlx::query_scalar("SELECT COUNT(*) FROM timers").fetch_one(&self.reader).await?;
+        stats.timers_pending =
+            sqlx::query_scalar("SELECT COUNT(*) FROM timers").fetch_one(&self.reader).await?;
         let overdue: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM timers WHERE due_at <= $1")
             .bind(ms(now))
             .fetch_one(&self.reader)
@@ -345,7 +365,12 @@ impl Store for SqlStore {
 
 #[async_trait]
 impl Tx for SqlTx {
-    async fn record_receipt(&mut self, source: &str, occurrence_id: &str, at: Timestamp) -> StoreResult<Receipt> {
+    async fn record_receipt(
+        &mut self,
+        source: &str,
+        occurrence_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<Receipt> {
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO intake_receipts (source, occurrence_id, received_at) VALUES ($1, $2, $3) \
              ON CONFLICT (source, occurrence_id) DO NOTHING RETURNING received_at",
@@ -368,7 +393,12 @@ impl Tx for SqlTx {
         Ok(Receipt::Seen(incident.map(IncidentId)))
     }
 
-    async fn link_receipt(&mut self, source: &str, occurrence_id: &str, incident: IncidentId) -> StoreResult<()> {
+    async fn link_receipt(
+        &mut self,
+        source: &str,
+        occurrence_id: &str,
+        incident: IncidentId,
+    ) -> StoreResult<()> {
         sqlx::query("UPDATE intake_receipts SET incident_id = $1 WHERE source = $2 AND occurrence_id = $3")
             .bind(incident.0)
             .bind(source)
@@ -391,15 +421,27 @@ impl Tx for SqlTx {
         if claimed.is_some() {
             return Ok(DedupClaim::Claimed);
         }
-        let holder: Option<i64> = sqlx::query_scalar("SELECT incident_id FROM open_dedup WHERE dedup_key = $1")
-            .bind(key.as_str())
-            .fetch_one(&mut *self.tx)
-            .await?;
+        let holder: Option<i64> =
+            sqlx::query_scalar("SELECT incident_id FROM open_dedup WHERE dedup_key = $1")
+                .bind(key.as_str())
+                .fetch_one(&mut *self.tx)
+                .await?;
         match holder {
             Some(id) => Ok(DedupClaim::HeldBy(IncidentId(id))),
             // A claim is always bound in the transaction that made it; an unbound row is a bug.
-            None => Err(StoreError::Corrupt(format!("dedup key '{key}' is claimed but bound to no incident"))),
+            None => {
+                Err(StoreError::Corrupt(format!("dedup key '{key}' is claimed but bound to no incident")))
+            }
         }
+    }
+
+    async fn dedup_holder(&mut self, key: &DedupKey) -> StoreResult<Option<IncidentId>> {
+        let holder: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT incident_id FROM open_dedup WHERE dedup_key = $1")
+                .bind(key.as_str())
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        Ok(holder.flatten().map(IncidentId))
     }
 
     async fn bind_dedup(&mut self, key: &DedupKey, incident: IncidentId) -> StoreResult<()> {
@@ -572,7 +614,8 @@ impl Tx for SqlTx {
             let kind: String = row.try_get("kind")?;
             timers.push(DueTimer {
                 incident_id: IncidentId(row.try_get("incident_id")?),
-                kind: TimerKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("timer kind '{kind}'")))?,
+                kind: TimerKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("timer kind '{kind}'")))?,
                 due_at: from_ms(row.try_get("due_at")?)?,
             });
         }

@@ -61,12 +61,19 @@ impl From<sqlx::Error> for StoreError {
             E::Database(db) => {
                 // SQLite busy/locked, PostgreSQL admin shutdown / cannot connect now / serialization.
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                let transient = matches!(code.as_str(), "5" | "6" | "517" | "57P01" | "57P03" | "40001" | "40P01")
-                    || code.starts_with("08")
-                    || code.starts_with("53");
-                if transient { StoreError::Unavailable(e.to_string()) } else { StoreError::Query(e.to_string()) }
+                let transient =
+                    matches!(code.as_str(), "5" | "6" | "517" | "57P01" | "57P03" | "40001" | "40P01")
+                        || code.starts_with("08")
+                        || code.starts_with("53");
+                if transient {
+                    StoreError::Unavailable(e.to_string())
+                } else {
+                    StoreError::Query(e.to_string())
+                }
             }
-            E::ColumnDecode { .. } | E::Decode(_) | E::TypeNotFound { .. } => StoreError::Corrupt(e.to_string()),
+            E::ColumnDecode { .. } | E::Decode(_) | E::TypeNotFound { .. } => {
+                StoreError::Corrupt(e.to_string())
+            }
             _ => StoreError::Query(e.to_string()),
         }
     }
@@ -184,6 +191,10 @@ pub trait Store: Send + Sync + 'static {
     /// A write transaction. On SQLite it holds the one writer connection until commit or drop,
     /// so keep it short and never do network I/O inside.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+    /// A write transaction for intake: on PostgreSQL it also takes a transaction-scoped advisory
+    /// lock, so intake batches of all instances take dedup keys and ticket numbers one batch at a
+    /// time and can never deadlock on each other. (SQLite's single writer does this anyway.)
+    async fn begin_intake(&self) -> StoreResult<Box<dyn Tx>>;
 
     async fn incident_by_ticket(&self, ticket: TicketNo) -> StoreResult<Option<Incident>>;
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
@@ -204,7 +215,11 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_retry(&self, id: i64, worker: &str, at: Timestamp, error: &str) -> StoreResult<bool>;
     async fn outbox_dead(&self, id: i64, worker: &str, error: &str) -> StoreResult<bool>;
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
-    async fn outbox_messages(&self, status: Option<OutboxStatus>, limit: u32) -> StoreResult<Vec<OutboxMessage>>;
+    async fn outbox_messages(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMessage>>;
 
     async fn stats(&self, now: Timestamp) -> StoreResult<StoreStats>;
 }
@@ -212,10 +227,22 @@ pub trait Store: Send + Sync + 'static {
 /// One write transaction. Dropping it without `commit` rolls everything back.
 #[async_trait]
 pub trait Tx: Send {
-    async fn record_receipt(&mut self, source: &str, occurrence_id: &str, at: Timestamp) -> StoreResult<Receipt>;
-    async fn link_receipt(&mut self, source: &str, occurrence_id: &str, incident: IncidentId) -> StoreResult<()>;
+    async fn record_receipt(
+        &mut self,
+        source: &str,
+        occurrence_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<Receipt>;
+    async fn link_receipt(
+        &mut self,
+        source: &str,
+        occurrence_id: &str,
+        incident: IncidentId,
+    ) -> StoreResult<()>;
 
     async fn claim_dedup(&mut self, key: &DedupKey) -> StoreResult<DedupClaim>;
+    /// Which incident collects the fault's reports, without claiming the key.
+    async fn dedup_holder(&mut self, key: &DedupKey) -> StoreResult<Option<IncidentId>>;
     async fn bind_dedup(&mut self, key: &DedupKey, incident: IncidentId) -> StoreResult<()>;
     /// Let go of the key, if this incident holds it.
     async fn release_dedup(&mut self, key: &DedupKey, incident: IncidentId) -> StoreResult<()>;
@@ -232,8 +259,13 @@ pub trait Tx: Send {
     async fn append_timeline(&mut self, incident: IncidentId, entry: &TimelineEntry) -> StoreResult<i64>;
 
     /// Arm (or move) the incident's timer of that kind.
-    async fn arm_timer(&mut self, incident: IncidentId, kind: TimerKind, due: Timestamp, now: Timestamp)
-    -> StoreResult<()>;
+    async fn arm_timer(
+        &mut self,
+        incident: IncidentId,
+        kind: TimerKind,
+        due: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<()>;
     async fn cancel_timer(&mut self, incident: IncidentId, kind: TimerKind) -> StoreResult<()>;
     /// Remove and return up to `limit` due timers. Other instances skip the rows this transaction
     /// holds; if it rolls back (or its instance dies) the timers are due again.

@@ -23,6 +23,7 @@ mod dialect {
 
     pub const BACKEND: Backend = Backend::Postgres;
     pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+    pub const INTAKE_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7204263)");
     pub const FOR_UPDATE: &str = " FOR UPDATE";
     pub const NEXT_INCIDENT_ID: &str = "SELECT nextval(pg_get_serial_sequence('incidents', 'id'))";
     pub const TAKE_DUE_TIMERS: &str = "DELETE FROM timers WHERE id IN \
@@ -39,10 +40,7 @@ mod dialect {
 }
 
 pub async fn connect(url: &str) -> StoreResult<SqlStore> {
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await?;
+    let pool =
+        PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
     Ok(SqlStore { writer: pool.clone(), reader: pool })
 }

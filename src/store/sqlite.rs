@@ -25,6 +25,7 @@ mod dialect {
     pub const BACKEND: Backend = Backend::Sqlite;
     pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     /// SQLite has no row locks: the writer connection serialises every write transaction.
+    pub const INTAKE_LOCK: Option<&str> = None;
     pub const FOR_UPDATE: &str = "";
     pub const NEXT_INCIDENT_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 FROM incidents";
     pub const TAKE_DUE_TIMERS: &str = "DELETE FROM timers WHERE id IN \

@@ -1,0 +1,15 @@
+//! The async core: intake (group commit), durable timers, the outbox dispatcher. Each loop keeps its
+//! state in the database, so any instance can stop at any moment and another carries on.
+
+pub mod classify;
+pub mod clock;
+pub mod incidents;
+pub mod intake;
+pub mod outbox;
+pub mod sinks;
+pub mod timers;
+
+pub use classify::{Report, report_from_alert};
+pub use clock::{Clock, SystemClock};
+pub use incidents::{ActError, Disposition, IncidentService, IngestOutcome, Wakeups};
+pub use intake::{IntakeError, IntakeQueue};

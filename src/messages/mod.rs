@@ -1,0 +1,185 @@
+//! The message catalogue: every text people read, per language, from `config/messages/*.toml`
+//! (embedded in the binary). Event texts are minijinja templates, checked when the catalogue loads.
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, UndefinedBehavior, context};
+use serde::Deserialize;
+
+use crate::config::Language;
+use crate::domain::{EventKind, Incident, Severity, Status};
+
+const ZH_CN: &str = include_str!("../../config/messages/zh-CN.toml");
+const EN: &str = include_str!("../../config/messages/en.toml");
+
+#[derive(Debug, Deserialize)]
+struct Catalogue {
+    severity: BTreeMap<String, String>,
+    status: BTreeMap<String, String>,
+    actor: BTreeMap<String, String>,
+    events: BTreeMap<String, String>,
+    errors: BTreeMap<String, String>,
+}
+
+/// The texts of one language, with its templates compiled.
+pub struct Messages {
+    catalogue: Catalogue,
+    env: Environment<'static>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessagesError {
+    #[error("message catalogue {0}: {1}")]
+    Parse(&'static str, String),
+    #[error("message catalogue {0}: missing {1}")]
+    Missing(&'static str, String),
+    #[error("message catalogue {0}: template events.{1}: {2}")]
+    Template(&'static str, String, String),
+}
+
+impl Messages {
+    pub fn load(language: Language) -> Result<Messages, MessagesError> {
+        let (name, text) = match language {
+            Language::ZhCn => ("zh-CN", ZH_CN),
+            Language::En => ("en", EN),
+        };
+        let catalogue: Catalogue =
+            toml::from_str(text).map_err(|e| MessagesError::Parse(name, e.to_string()))?;
+        for s in Severity::ALL {
+            if !catalogue.severity.contains_key(&s.level().to_string()) {
+                return Err(MessagesError::Missing(name, format!("severity.{}", s.level())));
+            }
+        }
+        for s in Status::ALL {
+            if !catalogue.status.contains_key(s.as_str()) {
+                return Err(MessagesError::Missing(name, format!("status.{s}")));
+            }
+        }
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        env.set_fuel(Some(50_000));
+        for event in EventKind::NAMES {
+            let source = catalogue
+                .events
+                .get(event)
+                .ok_or_else(|| MessagesError::Missing(name, format!("events.{event}")))?
+                .clone();
+            env.add_template_owned(event.to_string(), source)
+                .map_err(|e| MessagesError::Template(name, event.to_string(), e.to_string()))?;
+        }
+        Ok(Messages { catalogue, env })
+    }
+
+    pub fn severity(&self, s: Severity) -> &str {
+        &self.catalogue.severity[&s.level().to_string()]
+    }
+
+    pub fn status(&self, s: Status) -> &str {
+        &self.catalogue.status[s.as_str()]
+    }
+
+    pub fn system_actor(&self) -> &str {
+        self.catalogue.actor.get("system").map(String::as_str).unwrap_or("zhiban")
+    }
+
+    pub fn error<'a>(&'a self, key: &'a str) -> &'a str {
+        self.catalogue.errors.get(key).map(String::as_str).unwrap_or(key)
+    }
+
+    /// The text announcing `event` on `incident`.
+    pub fn event_text(&self, incident: &Incident, url: &str, event: &EventKind, actor: &str) -> String {
+        let from_sev = match event {
+            EventKind::SeverityChanged { from, .. } => self.severity(*from).to_string(),
+            _ => String::new(),
+        };
+        let ctx = context! {
+            incident => context! {
+                ticket => incident.ticket.to_string(),
+                title => &incident.title,
+                severity => incident.severity.level(),
+                status => incident.status.as_str(),
+                system => &incident.system,
+                unit => &incident.unit,
+                assignee => incident.assignee.as_ref().map(|p| p.0.clone()),
+                occurrences => incident.occurrences,
+                url => url,
+            },
+            event => minijinja::Value::from(minijinja::value::Serde(event)),
+            actor => actor,
+            sev => self.severity(incident.severity),
+            from_sev => from_sev,
+            st => self.status(incident.status),
+        };
+        match self.env.get_template(event.name()).and_then(|t| t.render(ctx)) {
+            Ok(text) => text,
+            // The templates were compiled at load; a render failure (fuel) must still say something.
+            Err(e) => format!("{} {} ({}: {e})", incident.ticket, incident.title, event.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DedupKey, IncidentId, LifecyclePolicy, NewIncident};
+
+    fn incident() -> Incident {
+        Incident::open(
+            IncidentId(1),
+            "20261124-007".parse().unwrap(),
+            NewIncident {
+                title: "电子卷宗应用系统无法上传".into(),
+                description: String::new(),
+                severity: Severity::One,
+                system: Some("dzjz".into()),
+                unit: None,
+                source: "generic".into(),
+                dedup_key: DedupKey::new("generic", "x"),
+                labels: Default::default(),
+                link: None,
+            },
+            "2026-11-24T01:00:00Z".parse().unwrap(),
+            &LifecyclePolicy::default(),
+        )
+        .0
+    }
+
+    #[test]
+    fn both_catalogues_load_and_cover_every_event() {
+        for lang in [Language::ZhCn, Language::En] {
+            let m = Messages::load(lang).unwrap();
+            for name in EventKind::NAMES {
+                assert!(m.env.get_template(name).is_ok(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn renders_chinese_texts() {
+        let m = Messages::load(Language::ZhCn).unwrap();
+        let i = incident();
+        let text = m.event_text(
+            &i,
+            "http://zb/incidents/20261124-007",
+            &EventKind::Opened { severity: Severity::One, title: i.title.clone() },
+            "监控",
+        );
+        assert_eq!(
+            text,
+            "【一级故障】20261124-007 电子卷宗应用系统无法上传（dzjz），状态：待确认。详情：http://zb/incidents/20261124-007"
+        );
+        let text = m.event_text(&i, "", &EventKind::Resolved { note: None, by_source: true }, "alertmanager");
+        assert!(text.contains("监控告警已消除"), "{text}");
+        let text = m.event_text(
+            &i,
+            "",
+            &EventKind::SeverityChanged {
+                from: Severity::Three,
+                to: Severity::One,
+                reason: "全院无法使用".into(),
+            },
+            "张伟",
+        );
+        assert!(text.contains("由三级调整为一级"), "{text}");
+    }
+}
