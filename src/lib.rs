@@ -3,6 +3,8 @@
 //! `domain` holds the pure rules, `store` the database, `engine` the async loops that apply the
 //! rules durably, `web` the HTTP edge, `config` the operator's file, `cli` the commands.
 
+pub mod app;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
@@ -10,3 +12,4 @@ pub mod messages;
 pub mod metrics;
 pub mod store;
 pub mod util;
+pub mod web;

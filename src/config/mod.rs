@@ -447,7 +447,12 @@ impl Config {
             problems: vec![ConfigProblem {
                 file: path.to_path_buf(),
                 key: "(file)".into(),
-                reason: format!("cannot read the file: {e}"),
+                reason: if e.kind() == std::io::ErrorKind::NotFound {
+                    "the file does not exist; copy config/zhiban.example.toml to start, or pass --config"
+                        .to_string()
+                } else {
+                    format!("cannot read the file: {e}")
+                },
             }],
         })?;
         Config::parse(path, &text, env)

@@ -10,7 +10,9 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Millisecond precision: what the store keeps, so an instant reads back equal to itself.
     fn now(&self) -> Timestamp {
-        Timestamp::now()
+        Timestamp::from_millisecond(Timestamp::now().as_millisecond())
+            .expect("the present is a valid instant")
     }
 }

@@ -274,17 +274,18 @@ impl IncidentService {
         let mut touched = Touched::default();
         for timer in &due {
             let mut incident = tx.lock_incident(timer.incident_id).await?;
-            let _span =
-                info_span!("timer", incident = %incident.ticket, kind = timer.kind.as_str()).entered();
+            let span = info_span!("timer", incident = %incident.ticket, kind = timer.kind.as_str());
             self.metrics.timer_fired(now.duration_since(timer.due_at));
             let ctx = Context { at: now, actor: Actor::System, channel: Channel::Timer };
             match incident.apply(timer.kind.action(), &ctx, &self.config.incidents.lifecycle) {
                 Ok(effects) => {
-                    tx.save_incident(&incident).await?;
-                    self.persist(tx.as_mut(), &incident, effects, &ctx, &mut touched).await?;
+                    tx.save_incident(&incident).instrument(span.clone()).await?;
+                    self.persist(tx.as_mut(), &incident, effects, &ctx, &mut touched)
+                        .instrument(span)
+                        .await?;
                 }
                 // The incident moved on since the timer was armed (e.g. acknowledged meanwhile).
-                Err(e) => debug!("stale timer: {e}"),
+                Err(e) => span.in_scope(|| debug!("stale timer: {e}")),
             }
         }
         tx.commit().await?;
@@ -336,7 +337,8 @@ impl IncidentService {
         let url = self.incident_url(incident.ticket);
         for sink in self.config.sinks.iter().filter(|s| s.wants(&entry.event, incident.severity)) {
             let actor = self.actor_name(&entry.actor);
-            let text = self.messages.event_text(incident, &url, &entry.event, &actor);
+            let text =
+                self.messages.event_text(incident, self.system_name(incident), &url, &entry.event, &actor);
             let payload = serde_json::json!({
                 "event": entry.event.name(),
                 "ticket": incident.ticket,
@@ -365,6 +367,10 @@ impl IncidentService {
                 .await?;
         }
         Ok(any)
+    }
+
+    pub fn system_name(&self, incident: &Incident) -> Option<&str> {
+        incident.system.as_deref().and_then(|id| self.config.catalogue.system(id)).map(|s| s.name.as_str())
     }
 
     pub fn actor_name(&self, actor: &Actor) -> String {

@@ -19,6 +19,7 @@ struct Catalogue {
     actor: BTreeMap<String, String>,
     events: BTreeMap<String, String>,
     errors: BTreeMap<String, String>,
+    dashboard: BTreeMap<String, String>,
 }
 
 /// The texts of one language, with its templates compiled.
@@ -82,12 +83,25 @@ impl Messages {
         self.catalogue.actor.get("system").map(String::as_str).unwrap_or("zhiban")
     }
 
+    /// The dashboard's texts, for its templates.
+    pub fn dashboard(&self) -> &BTreeMap<String, String> {
+        &self.catalogue.dashboard
+    }
+
     pub fn error<'a>(&'a self, key: &'a str) -> &'a str {
         self.catalogue.errors.get(key).map(String::as_str).unwrap_or(key)
     }
 
     /// The text announcing `event` on `incident`.
-    pub fn event_text(&self, incident: &Incident, url: &str, event: &EventKind, actor: &str) -> String {
+    /// `system_name` is the catalogue name of the incident's system (its id is shown otherwise).
+    pub fn event_text(
+        &self,
+        incident: &Incident,
+        system_name: Option<&str>,
+        url: &str,
+        event: &EventKind,
+        actor: &str,
+    ) -> String {
         let from_sev = match event {
             EventKind::SeverityChanged { from, .. } => self.severity(*from).to_string(),
             _ => String::new(),
@@ -98,7 +112,7 @@ impl Messages {
                 title => &incident.title,
                 severity => incident.severity.level(),
                 status => incident.status.as_str(),
-                system => &incident.system,
+                system => system_name.or(incident.system.as_deref()),
                 unit => &incident.unit,
                 assignee => incident.assignee.as_ref().map(|p| p.0.clone()),
                 occurrences => incident.occurrences,
@@ -166,12 +180,14 @@ mod tests {
         );
         assert_eq!(
             text,
-            "【一级故障】20261124-007 电子卷宗应用系统无法上传（dzjz），状态：待确认。详情：http://zb/incidents/20261124-007"
+            "【一级故障】20261124-007 电子卷宗应用系统无法上传（电子卷宗应用系统），状态：待确认。详情：http://zb/incidents/20261124-007"
         );
-        let text = m.event_text(&i, "", &EventKind::Resolved { note: None, by_source: true }, "alertmanager");
+        let text =
+            m.event_text(&i, None, "", &EventKind::Resolved { note: None, by_source: true }, "alertmanager");
         assert!(text.contains("监控告警已消除"), "{text}");
         let text = m.event_text(
             &i,
+            None,
             "",
             &EventKind::SeverityChanged {
                 from: Severity::Three,

@@ -1,0 +1,162 @@
+//! Start-up and shutdown in one place: open the store, migrate, start the engine loops and the HTTP
+//! server; on shutdown stop taking requests, finish the commits in flight, then stop the loops.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::engine::outbox::Dispatcher;
+use crate::engine::{Clock, IncidentService, IntakeQueue, SystemClock, Wakeups, sinks, timers};
+use crate::messages::{Messages, MessagesError};
+use crate::metrics::Metrics;
+use crate::store::{self, Backend, SharedStore, StoreError};
+use crate::web::{self, AppState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database {url}: {source}")]
+    Store { url: String, source: StoreError },
+    #[error(transparent)]
+    Messages(#[from] MessagesError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+pub struct StartOptions {
+    pub clock: Arc<dyn Clock>,
+    /// Listen here instead of `server.listen` (tests pass a listener bound to port 0).
+    pub listener: Option<TcpListener>,
+    /// How often the timer and outbox loops look for work armed by other instances.
+    pub poll_interval: Duration,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions { clock: Arc::new(SystemClock), listener: None, poll_interval: Duration::from_secs(2) }
+    }
+}
+
+/// A running zhiban.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: SharedStore,
+    pub instance: String,
+    stop_http: CancellationToken,
+    stop_engine: CancellationToken,
+    server: JoinHandle<()>,
+    intake_workers: Vec<JoinHandle<()>>,
+    loops: Vec<JoinHandle<()>>,
+    grace: Duration,
+}
+
+/// Open the configured store and apply migrations.
+pub async fn open_store(config: &Config) -> Result<SharedStore, StartError> {
+    let url = store::redact_url(&config.database_url);
+    let store = store::connect(&config.database_url)
+        .await
+        .map_err(|source| StartError::Store { url: url.clone(), source })?;
+    store.migrate().await.map_err(|source| StartError::Store { url, source })?;
+    Ok(store)
+}
+
+pub async fn start(config: Config, options: StartOptions) -> Result<Running, StartError> {
+    let config = Arc::new(config);
+    let store = open_store(&config).await?;
+    let instance = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    let messages = Arc::new(Messages::load(config.server.language)?);
+    web::error::set_summaries(&messages);
+    let metrics = Arc::new(Metrics::default());
+    let wakeups = Wakeups::default();
+    let service = Arc::new(IncidentService::new(
+        store.clone(),
+        options.clock.clone(),
+        config.clone(),
+        messages.clone(),
+        metrics.clone(),
+        wakeups.clone(),
+    ));
+
+    // One SQLite writer takes one batch at a time anyway; on PostgreSQL a second worker overlaps
+    // one batch's commit with the next batch's statements.
+    let workers = match store.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 2,
+    };
+    let (intake, intake_workers) =
+        IntakeQueue::start(service.clone(), config.intake.max_batch, workers, 4096);
+
+    let stop_engine = CancellationToken::new();
+    let http =
+        sinks::http_client(Duration::from_millis(config.outbox.send_timeout.as_millis().max(1) as u64));
+    let sink_map: HashMap<_, _> =
+        config.sinks.iter().map(|s| (s.name.clone(), sinks::build(s, &http))).collect();
+    let dispatcher = Dispatcher {
+        store: store.clone(),
+        clock: options.clock.clone(),
+        sinks: sink_map,
+        config: config.outbox.clone(),
+        worker: instance.clone(),
+        metrics: metrics.clone(),
+    };
+    let loops = vec![
+        tokio::spawn(dispatcher.run(wakeups.outbox.clone(), options.poll_interval, stop_engine.clone())),
+        tokio::spawn(timers::run(
+            service.clone(),
+            wakeups.timers.clone(),
+            options.poll_interval,
+            stop_engine.clone(),
+        )),
+    ];
+
+    let listener = match options.listener {
+        Some(l) => l,
+        None => TcpListener::bind(config.server.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.server.listen, source })?,
+    };
+    let addr =
+        listener.local_addr().map_err(|source| StartError::Bind { addr: config.server.listen, source })?;
+    let state = AppState { config: config.clone(), store: store.clone(), service, intake, messages, metrics };
+    let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let stop_http = CancellationToken::new();
+    let stopping = stop_http.clone();
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stopping.cancelled_owned()).await {
+            warn!("the HTTP server stopped: {e}");
+        }
+    });
+    info!(%addr, backend = ?store.backend(), database = %store::redact_url(&config.database_url), %instance, "zhiban is serving");
+    let grace = Duration::from_millis(config.server.shutdown_grace.as_millis().max(0) as u64);
+    Ok(Running { addr, store, instance, stop_http, stop_engine, server, intake_workers, loops, grace })
+}
+
+impl Running {
+    /// Stop taking requests, let those in flight finish (their reports are committed), then stop
+    /// the engine loops (deliveries already started are finished).
+    pub async fn shutdown(self) {
+        info!("shutting down");
+        self.stop_http.cancel();
+        let deadline = tokio::time::Instant::now() + self.grace;
+        let mut server = self.server;
+        if tokio::time::timeout_at(deadline, &mut server).await.is_err() {
+            warn!("requests still running after the grace period; stopping them");
+            server.abort();
+        }
+        // The server owned the last intake handles: the workers finish the queue and end.
+        for worker in self.intake_workers {
+            let _ = tokio::time::timeout_at(deadline, worker).await;
+        }
+        self.stop_engine.cancel();
+        for task in self.loops {
+            let _ = tokio::time::timeout_at(deadline, task).await;
+        }
+        info!("stopped");
+    }
+}

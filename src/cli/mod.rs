@@ -1,0 +1,174 @@
+//! The `zhiban` command line: `serve`, `migrate`, `check-config`, `bench`.
+
+mod bench;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::app::{self, StartOptions};
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zhiban",
+    version,
+    about = "值班 — on-call, paging and incident reports for court and procuratorate IT operations"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// The configuration file.
+    #[arg(long, short, default_value = "config/zhiban.toml", env = "ZHIBAN_CONFIG")]
+    config: PathBuf,
+    /// Database URL (sqlite://PATH or postgres://…); overrides `database.url`.
+    #[arg(long, env = "ZHIBAN_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: webhooks, API, dashboard and the engine.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Address to listen on; overrides `server.listen`.
+        #[arg(long, env = "ZHIBAN_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
+        /// Log as JSON lines (for log collectors).
+        #[arg(long, env = "ZHIBAN_LOG_JSON")]
+        log_json: bool,
+    },
+    /// Apply database migrations and exit (serve also does this at start-up).
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Validate a configuration file and report every problem.
+    CheckConfig {
+        /// The file to check.
+        #[arg(default_value = "config/zhiban.toml")]
+        file: PathBuf,
+    },
+    /// Measure intake throughput and latency against the real HTTP endpoint.
+    Bench(bench::BenchArgs),
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn load(args: &ConfigArgs) -> Result<Config, crate::config::ConfigError> {
+    let mut config = Config::load(&args.config, &env_var)?;
+    if let Some(url) = &args.database_url {
+        config.database_url = url.clone();
+    }
+    Ok(config)
+}
+
+fn init_logging(json: bool) {
+    let filter = EnvFilter::try_from_env("ZHIBAN_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("zhiban: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::CheckConfig { file } => match Config::load(&file, &env_var) {
+            Ok(config) => {
+                println!(
+                    "{}: OK — {} units, {} systems, {} people, {} teams, sources: {}",
+                    file.display(),
+                    config.catalogue.units.len(),
+                    config.catalogue.systems.len(),
+                    config.catalogue.people.len(),
+                    config.catalogue.teams.len(),
+                    config.sources.keys().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprint!("{e}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        Command::Migrate { config } => {
+            init_logging(false);
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprint!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            app::open_store(&config).await?;
+            println!("migrations applied to {}", crate::store::redact_url(&config.database_url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { config, listen, log_json } => {
+            init_logging(log_json);
+            let mut config = match load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprint!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            let running =
+                app::start(config, StartOptions::default()).await.context("zhiban could not start")?;
+            shutdown_signal().await;
+            running.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

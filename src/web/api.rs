@@ -1,0 +1,322 @@
+//! The JSON API: incidents with filters, one incident with its timeline, and the actions people
+//! take (acknowledge, arrive, resolve, close, comment, set severity, …) as a named person.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::{person, require};
+use super::error::ApiError;
+use crate::config::Permission;
+use crate::domain::{
+    Action, Actor, Channel, Incident, IncidentId, PersonId, Severity, Status, TicketNo, TimelineEntry,
+};
+use crate::engine::Report;
+use crate::store::{IncidentFilter, OutboxStatus};
+
+/// An incident as the API shows it: the stored fields plus labels and a link.
+#[derive(Debug, Serialize)]
+pub struct IncidentView {
+    #[serde(flatten)]
+    pub incident: Incident,
+    pub severity_label: String,
+    pub status_label: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<TimelineView>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TimelineView {
+    #[serde(flatten)]
+    pub entry: TimelineEntry,
+    pub actor_name: String,
+}
+
+pub(super) fn view(
+    state: &AppState,
+    incident: Incident,
+    timeline: Option<Vec<TimelineEntry>>,
+) -> IncidentView {
+    let timeline = timeline.map(|entries| {
+        entries
+            .into_iter()
+            .map(|entry| TimelineView { actor_name: state.service.actor_name(&entry.actor), entry })
+            .collect()
+    });
+    IncidentView {
+        severity_label: state.messages.severity(incident.severity).to_string(),
+        status_label: state.messages.status(incident.status).to_string(),
+        url: state.service.incident_url(incident.ticket),
+        incident,
+        timeline,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Comma-separated statuses, or `open` for every unresolved one.
+    status: Option<String>,
+    /// Comma-separated levels 1-4.
+    severity: Option<String>,
+    system: Option<String>,
+    unit: Option<String>,
+    /// RFC 3339 instants.
+    from: Option<String>,
+    until: Option<String>,
+    limit: Option<u32>,
+    /// Incident id to continue after (the `next` value of the previous page).
+    before: Option<i64>,
+}
+
+pub(super) fn parse_filter(q: ListQuery) -> Result<IncidentFilter, ApiError> {
+    let mut filter = IncidentFilter { limit: q.limit.unwrap_or(50).clamp(1, 500), ..Default::default() };
+    if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
+        for part in s.split(',').map(str::trim) {
+            if part == "open" {
+                filter.statuses.extend(Status::ALL.into_iter().filter(|s| s.is_open()));
+            } else {
+                let status = Status::parse(part).ok_or_else(|| {
+                    ApiError::bad_field("status", format!("'{part}' is not a status; use open or one of new, reopened, acknowledged, in_progress, on_site, resolved, closed, merged, cancelled"))
+                })?;
+                filter.statuses.push(status);
+            }
+        }
+    }
+    if let Some(s) = q.severity.as_deref().filter(|s| !s.is_empty()) {
+        for part in s.split(',') {
+            filter
+                .severities
+                .push(part.parse::<Severity>().map_err(|e| ApiError::bad_field("severity", e.to_string()))?);
+        }
+    }
+    let instant = |field: &str, v: Option<String>| -> Result<Option<jiff::Timestamp>, ApiError> {
+        v.map(|v| {
+            v.parse().map_err(|_| ApiError::bad_field(field, format!("'{v}' is not an RFC 3339 instant")))
+        })
+        .transpose()
+    };
+    filter.created_from = instant("from", q.from)?;
+    filter.created_until = instant("until", q.until)?;
+    filter.system = q.system;
+    filter.unit = q.unit;
+    filter.before_id = q.before.map(IncidentId);
+    Ok(filter)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::ReadIncidents)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let filter = parse_filter(q)?;
+    let incidents = state.store.incidents(&filter).await?;
+    let next = (incidents.len() as u32 == filter.limit).then(|| incidents.last().map(|i| i.id.0)).flatten();
+    let items: Vec<_> = incidents.into_iter().map(|i| view(&state, i, None)).collect();
+    Ok(Json(json!({ "incidents": items, "next": next })))
+}
+
+pub(super) fn parse_ticket(raw: &str) -> Result<TicketNo, ApiError> {
+    raw.parse().map_err(|e| ApiError::bad_field("ticket", format!("'{raw}': {e}")))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(ticket): Path<String>,
+) -> Result<Json<IncidentView>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::ReadIncidents)?;
+    let ticket = parse_ticket(&ticket)?;
+    let incident = state
+        .store
+        .incident_by_ticket(ticket)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
+    let timeline = state.store.timeline(incident.id).await?;
+    Ok(Json(view(&state, incident, Some(timeline))))
+}
+
+/// The optional body of an action.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    note: Option<String>,
+    reason: Option<String>,
+    text: Option<String>,
+    severity: Option<Severity>,
+    target: Option<String>,
+}
+
+fn parse_json<T: for<'de> Deserialize<'de> + Default>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge("the body is larger than server.body_limit_bytes".into())
+        } else {
+            ApiError::bad_request(r.body_text())
+        }
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            ApiError::bad_request(format!("the body is not valid: {inner}"))
+        } else {
+            ApiError::bad_field(path.clone(), format!("`{path}`: {inner}"))
+        }
+    })
+}
+
+fn required(value: Option<String>, field: &'static str) -> Result<String, ApiError> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_field(field, format!("`{field}` is required")))
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((ticket, verb)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IncidentView>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    let ticket = parse_ticket(&ticket)?;
+    let b: ActionBody = parse_json(body)?;
+    let (action, permission) = match verb.as_str() {
+        "acknowledge" => (Action::Acknowledge, Permission::Work),
+        "start" => (Action::StartProgress, Permission::Work),
+        "arrive" => (Action::ArriveOnSite, Permission::Work),
+        "resolve" => (Action::Resolve { note: b.note }, Permission::Work),
+        "close" => (Action::Close { note: b.note }, Permission::Work),
+        "reopen" => (Action::Reopen { reason: required(b.reason, "reason")? }, Permission::Work),
+        "cancel" => (Action::Cancel { reason: required(b.reason, "reason")? }, Permission::Triage),
+        "merge" => {
+            let target = parse_ticket(&required(b.target, "target")?)?;
+            (Action::MergeInto { target }, Permission::Triage)
+        }
+        "comment" => (Action::Comment { text: required(b.text, "text")? }, Permission::Comment),
+        "severity" => {
+            let to =
+                b.severity.ok_or_else(|| ApiError::bad_field("severity", "`severity` (1-4) is required"))?;
+            (Action::SetSeverity { to, reason: required(b.reason, "reason")? }, Permission::SetSeverity)
+        }
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "unknown action '{other}'; use acknowledge, start, arrive, resolve, close, reopen, cancel, merge, comment or severity"
+            )));
+        }
+    };
+    require(me, permission)?;
+    let actor = Actor::Person(PersonId(me.id.clone()));
+    let incident = state.service.act(ticket, action, actor, Channel::Api).await?;
+    let timeline = state.store.timeline(incident.id).await?;
+    Ok(Json(view(&state, incident, Some(timeline))))
+}
+
+/// A fault reported through the API (e.g. by the service desk taking a phone call).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    title: Option<String>,
+    #[serde(default)]
+    description: String,
+    system: Option<String>,
+    unit: Option<String>,
+    severity: Option<Severity>,
+    /// Reports with the same key join one incident while it is open.
+    dedup_key: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::Comment)?;
+    let b: CreateBody = parse_json(body)?;
+    let title = required(b.title, "title")?;
+    let catalogue = &state.config.catalogue;
+    let system = match b.system {
+        Some(s) => Some(catalogue.find_system(&s).map(|x| x.id.clone()).ok_or_else(|| {
+            ApiError::bad_field(
+                "system",
+                format!("'{s}' is not a system in the catalogue (name, id or alias)"),
+            )
+        })?),
+        None => None,
+    };
+    let unit = match b.unit {
+        Some(u) => Some(catalogue.find_unit(&u).map(|x| x.id.clone()).ok_or_else(|| {
+            ApiError::bad_field("unit", format!("'{u}' is not a unit in the catalogue (name, id or alias)"))
+        })?),
+        None => None,
+    };
+    let fingerprint = b.dedup_key.unwrap_or_else(|| {
+        // Without a key every report is its own incident.
+        format!("{}:{}:{}", me.id, state.service.now().as_nanosecond(), rand::random::<u64>())
+    });
+    let report = Report {
+        source: "api".into(),
+        fingerprint,
+        occurrence_id: None,
+        resolved: false,
+        title,
+        description: b.description,
+        severity: b.severity.unwrap_or(state.config.incidents.default_severity),
+        system,
+        unit,
+        labels: [("reported_by".to_string(), me.id.clone())].into(),
+        link: None,
+    };
+    let outcome = state.intake.submit(vec![report]).await?.remove(0);
+    let status = if outcome.disposition == crate::engine::Disposition::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let ticket = outcome.ticket.map(|t| t.to_string());
+    let url = outcome.ticket.map(|t| state.service.incident_url(t));
+    Ok((status, Json(json!({ "status": outcome.disposition.as_str(), "ticket": ticket, "url": url }))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Outbox messages, e.g. `?status=dead` for the dead letters (admins only).
+pub async fn outbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::Admin)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let status = q
+        .status
+        .map(|s| {
+            OutboxStatus::parse(&s).ok_or_else(|| ApiError::bad_field("status", "use pending, sent or dead"))
+        })
+        .transpose()?;
+    let messages = state.store.outbox_messages(status, q.limit.unwrap_or(100).clamp(1, 1000)).await?;
+    Ok(Json(json!({ "messages": messages })))
+}

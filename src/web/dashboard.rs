@@ -1,0 +1,186 @@
+//! The browser dashboard: the open and recent incidents, and one incident with its timeline.
+//! Server-rendered HTML (auto-escaped), signed in with HTTP Basic auth (any user name, the
+//! person's API token as the password) so that it needs no JavaScript and no session store.
+
+use std::sync::OnceLock;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::value::Serde;
+use minijinja::{Environment, context};
+use serde::Serialize;
+
+use super::AppState;
+use super::api::parse_ticket;
+use super::auth::{person, require};
+use super::error::ApiError;
+use crate::config::{Language, Permission, Person};
+use crate::domain::{Incident, Status};
+use crate::store::IncidentFilter;
+
+fn templates() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("incidents.html", include_str!("templates/incidents.html")),
+            ("incident.html", include_str!("templates/incident.html")),
+        ] {
+            env.add_template(name, source).expect("the dashboard templates are valid");
+        }
+        env
+    })
+}
+
+#[derive(Serialize)]
+struct Row {
+    ticket: String,
+    severity: u8,
+    severity_label: String,
+    status_label: String,
+    title: String,
+    description: String,
+    system_name: Option<String>,
+    unit_name: Option<String>,
+    assignee_name: Option<String>,
+    created: String,
+    occurrences: u32,
+    link: Option<String>,
+}
+
+fn row(state: &AppState, i: &Incident) -> Row {
+    let catalogue = &state.config.catalogue;
+    Row {
+        ticket: i.ticket.to_string(),
+        severity: i.severity.level(),
+        severity_label: state.messages.severity(i.severity).to_string(),
+        status_label: state.messages.status(i.status).to_string(),
+        title: i.title.clone(),
+        description: i.description.clone(),
+        system_name: i
+            .system
+            .as_ref()
+            .map(|s| catalogue.system(s).map(|x| x.name.clone()).unwrap_or(s.clone())),
+        unit_name: i.unit.as_ref().map(|u| catalogue.unit(u).map(|x| x.name.clone()).unwrap_or(u.clone())),
+        assignee_name: i
+            .assignee
+            .as_ref()
+            .map(|p| catalogue.person(&p.0).map(|x| x.name.clone()).unwrap_or(p.0.clone())),
+        created: local_time(state, i.created_at),
+        occurrences: i.occurrences,
+        // Only web links: a sender's `javascript:` URL must never become a clickable link.
+        link: i.link.clone().filter(|l| l.starts_with("http://") || l.starts_with("https://")),
+    }
+}
+
+fn local_time(state: &AppState, t: jiff::Timestamp) -> String {
+    t.to_zoned_datetime(state.config.server.timezone.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Person, Response> {
+    let me = person(&state.config, headers).map_err(|e| {
+        let mut r = e.into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"zhiban\", charset=\"UTF-8\""),
+        );
+        r
+    })?;
+    require(me, Permission::ReadIncidents).map_err(IntoResponse::into_response)?;
+    Ok(me.clone())
+}
+
+fn render(state: &AppState, name: &str, me: &Person, ctx: minijinja::Value) -> Response {
+    let lang = match state.config.server.language {
+        Language::ZhCn => "zh-CN",
+        Language::En => "en",
+    };
+    let full = context! { t => Serde(state.messages.dashboard()), lang => lang, me => &me.name, ..ctx };
+    match templates().get_template(name).and_then(|t| t.render(full)) {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::Internal(format!("rendering {name}: {e}")).into_response(),
+    }
+}
+
+pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let me = match signed_in(&state, &headers) {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let open = IncidentFilter {
+        statuses: Status::ALL.into_iter().filter(|s| s.is_open()).collect(),
+        limit: 200,
+        ..Default::default()
+    };
+    let recent = IncidentFilter { limit: 50, ..Default::default() };
+    let (open, recent) = match (state.store.incidents(&open).await, state.store.incidents(&recent).await) {
+        (Ok(mut open), Ok(recent)) => {
+            open.sort_by_key(|i| (i.severity, std::cmp::Reverse(i.created_at)));
+            (open, recent)
+        }
+        (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
+    };
+    let open: Vec<Row> = open.iter().map(|i| row(&state, i)).collect();
+    let recent: Vec<Row> = recent.iter().map(|i| row(&state, i)).collect();
+    render(&state, "incidents.html", &me, context! { open => Serde(&open), recent => Serde(&recent) })
+}
+
+#[derive(Serialize)]
+struct EntryRow {
+    at: String,
+    actor: String,
+    text: String,
+}
+
+pub async fn incident(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(ticket): Path<String>,
+) -> Response {
+    let me = match signed_in(&state, &headers) {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let ticket = match parse_ticket(&ticket) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let incident = match state.store.incident_by_ticket(ticket).await {
+        Ok(Some(i)) => i,
+        Ok(None) => {
+            return (StatusCode::NOT_FOUND, ApiError::NotFound(format!("no incident {ticket}")))
+                .into_response();
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let timeline = match state.store.timeline(incident.id).await {
+        Ok(t) => t,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let url = state.service.incident_url(incident.ticket);
+    let entries: Vec<EntryRow> = timeline
+        .iter()
+        .map(|e| {
+            let actor = state.service.actor_name(&e.actor);
+            EntryRow {
+                at: local_time(&state, e.at),
+                text: state.messages.event_text(
+                    &incident,
+                    state.service.system_name(&incident),
+                    &url,
+                    &e.event,
+                    &actor,
+                ),
+                actor,
+            }
+        })
+        .collect();
+    render(
+        &state,
+        "incident.html",
+        &me,
+        context! { i => Serde(row(&state, &incident)), timeline => Serde(&entries) },
+    )
+}

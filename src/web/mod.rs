@@ -1,0 +1,93 @@
+//! The HTTP edge (axum): webhooks, the JSON API, the dashboard, health and metrics.
+
+mod api;
+mod auth;
+mod dashboard;
+pub mod error;
+mod health;
+mod webhooks;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode, header};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::engine::{IncidentService, IntakeQueue};
+use crate::messages::Messages;
+use crate::metrics::Metrics;
+use crate::store::SharedStore;
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: SharedStore,
+    pub service: Arc<IncidentService>,
+    pub intake: IntakeQueue,
+    pub messages: Arc<Messages>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Request ids: a per-process random prefix and a counter, short enough to quote in a phone call.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: String,
+    next: Arc<AtomicU64>,
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.prefix).parse().ok().map(RequestId::new)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let ids = RequestIds {
+        prefix: format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
+        next: Arc::new(AtomicU64::new(1)),
+    };
+    let body_limit = state.config.server.body_limit_bytes;
+    Router::new()
+        .route("/", get(dashboard::index))
+        .route("/incidents/{ticket}", get(dashboard::incident))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/api/v1/webhooks/{source}", post(webhooks::receive))
+        .route("/api/v1/incidents", get(api::list).post(api::create))
+        .route("/api/v1/incidents/{ticket}", get(api::show))
+        .route("/api/v1/incidents/{ticket}/{action}", post(api::act))
+        .route("/api/v1/outbox", get(api::outbox))
+        .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::custom(|_| {
+            error::ApiError::Internal("the server hit a bug; see its log".into()).into_response_owned()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, ids))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .with_state(state)
+}
+
+impl error::ApiError {
+    fn into_response_owned(self) -> axum::response::Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
