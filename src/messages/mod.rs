@@ -174,6 +174,7 @@ mod tests {
         let i = incident();
         let text = m.event_text(
             &i,
+            Some("电子卷宗应用系统"),
             "http://zb/incidents/20261124-007",
             &EventKind::Opened { severity: Severity::One, title: i.title.clone() },
             "监控",
