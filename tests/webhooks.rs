@@ -36,7 +36,8 @@ async fn alertmanager_firing_then_resolved(backend: Backend) {
     let db = TestDb::new(backend).await;
     let app = TestApp::start(&db, &Knobs::default()).await;
 
-    let (status, body) = app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "a1b2c3", "2026-11-24T02:00:00Z")).await;
+    let (status, body) =
+        app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "a1b2c3", "2026-11-24T02:00:00Z")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 1);
     assert_eq!(body["incidents"][0]["status"], "created");
@@ -51,22 +52,27 @@ async fn alertmanager_firing_then_resolved(backend: Backend) {
     assert_eq!(incident["title"], "统一业务应用系统 数据库连接失败");
 
     // Alertmanager repeats the same firing alert every repeat_interval: nothing changes.
-    let (_, again) = app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "a1b2c3", "2026-11-24T02:00:00Z")).await;
+    let (_, again) =
+        app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "a1b2c3", "2026-11-24T02:00:00Z")).await;
     assert_eq!(again["incidents"][0]["status"], "duplicate");
     assert_eq!(again["incidents"][0]["ticket"], ticket.as_str());
 
-    let (status, body) = app.webhook("alertmanager", AM_TOKEN, &am_payload("resolved", "a1b2c3", "2026-11-24T02:00:00Z")).await;
+    let (status, body) = app
+        .webhook("alertmanager", AM_TOKEN, &am_payload("resolved", "a1b2c3", "2026-11-24T02:00:00Z"))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["incidents"][0]["status"], "resolved");
     assert_eq!(body["incidents"][0]["ticket"], ticket.as_str());
     let incident = app.incident(&ticket).await;
     assert_eq!(incident["status"], "resolved");
-    let kinds: Vec<&str> = incident["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        incident["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["opened", "resolved"]);
     assert_eq!(incident["timeline"][1]["by_source"], true);
 
     // A recovery for a fault nobody reported is acknowledged and changes nothing.
-    let (status, body) = app.webhook("alertmanager", AM_TOKEN, &am_payload("resolved", "ffff", "2026-11-24T01:00:00Z")).await;
+    let (status, body) =
+        app.webhook("alertmanager", AM_TOKEN, &am_payload("resolved", "ffff", "2026-11-24T01:00:00Z")).await;
     assert_eq!(status, 200);
     assert_eq!(body["incidents"][0]["status"], "ignored");
     assert_eq!(app.incidents().await.len(), 1);
@@ -97,8 +103,13 @@ async fn malformed_json_is_a_400_naming_the_problem(backend: Backend) {
     assert_eq!(body["error"]["code"], "bad_request");
     assert!(body["error"]["detail"].as_str().unwrap().contains("not valid JSON"), "{body}");
 
-    let (status, body) =
-        app.webhook("alertmanager", AM_TOKEN, r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":[1,2]}]}"#).await;
+    let (status, body) = app
+        .webhook(
+            "alertmanager",
+            AM_TOKEN,
+            r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":[1,2]}]}"#,
+        )
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["field"], "alerts[0].labels", "{body}");
 
@@ -122,7 +133,8 @@ async fn oversized_bodies_and_batches_are_413(backend: Backend) {
     let (status, body) = app.webhook("generic", GENERIC_TOKEN, &big).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], "payload_too_large");
-    let many = json!({"alerts": (0..4).map(|i| json!({"title": format!("告警{i}")})).collect::<Vec<_>>()}).to_string();
+    let many = json!({"alerts": (0..4).map(|i| json!({"title": format!("告警{i}")})).collect::<Vec<_>>()})
+        .to_string();
     let (status, body) = app.webhook("generic", GENERIC_TOKEN, &many).await;
     assert_eq!(status, 413, "{body}");
     assert!(app.incidents().await.is_empty());
@@ -200,10 +212,12 @@ async fn hmac_signed_sources(backend: Backend) {
 
 async fn a_resolved_fault_that_returns_reopens_its_ticket(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let app = TestApp::start(&db, &Knobs { auto_close_hours: 24, ..Default::default() }).await;
-    let (_, first) = app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "flap", "2026-11-24T02:00:00Z")).await;
+    let app = TestApp::start(&db, &Knobs { auto_close_after: "24h", ..Default::default() }).await;
+    let (_, first) =
+        app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "flap", "2026-11-24T02:00:00Z")).await;
     app.webhook("alertmanager", AM_TOKEN, &am_payload("resolved", "flap", "2026-11-24T02:00:00Z")).await;
-    let (_, again) = app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "flap", "2026-11-24T03:00:00Z")).await;
+    let (_, again) =
+        app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "flap", "2026-11-24T03:00:00Z")).await;
     assert_eq!(again["incidents"][0]["status"], "reopened");
     assert_eq!(again["incidents"][0]["ticket"], first["incidents"][0]["ticket"]);
     let incident = app.incident(first["incidents"][0]["ticket"].as_str().unwrap()).await;
@@ -218,7 +232,8 @@ async fn postgres_unavailable_store_answers_503_so_senders_retry() {
     let db = TestDb::new(Backend::Postgres).await;
     let app = TestApp::start(&db, &Knobs::default()).await;
     db.make_unavailable().await;
-    let (status, body) = app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "x1", "2026-11-24T02:00:00Z")).await;
+    let (status, body) =
+        app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "x1", "2026-11-24T02:00:00Z")).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "unavailable");
     let r = app.http.get(app.url("/readyz")).send().await.unwrap();
@@ -226,7 +241,8 @@ async fn postgres_unavailable_store_answers_503_so_senders_retry() {
     db.make_available().await;
     // Alertmanager retries; now it goes through.
     eventually(Duration::from_secs(20), "the store to come back", || async {
-        app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "x1", "2026-11-24T02:00:00Z")).await.0 == 200
+        app.webhook("alertmanager", AM_TOKEN, &am_payload("firing", "x1", "2026-11-24T02:00:00Z")).await.0
+            == 200
     })
     .await;
     assert_eq!(app.incidents().await.len(), 1);

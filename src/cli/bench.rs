@@ -65,8 +65,8 @@ listen = "127.0.0.1:0"
 [database]
 url = "{database_url}"
 [incidents]
-ack_reminder_minutes = 15
-auto_close_hours = 72
+ack_reminder_after = "15m"
+auto_close_after = "72h"
 [intake]
 max_batch = 1024
 max_alerts_per_request = 1000

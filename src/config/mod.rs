@@ -175,15 +175,19 @@ fn default_database_url() -> String {
 struct RawIncidents {
     #[serde(default = "default_severity")]
     default_severity: Severity,
-    #[serde(default)]
-    ack_reminder_minutes: u32,
-    #[serde(default)]
-    auto_close_hours: u32,
+    /// "15m", "1h 30m", "0" (off). Absent: off.
+    ack_reminder_after: Option<String>,
+    /// "72h", "0" (off). Absent: off.
+    auto_close_after: Option<String>,
 }
 
 impl Default for RawIncidents {
     fn default() -> Self {
-        RawIncidents { default_severity: default_severity(), ack_reminder_minutes: 0, auto_close_hours: 0 }
+        RawIncidents {
+            default_severity: default_severity(),
+            ack_reminder_after: None,
+            auto_close_after: None,
+        }
     }
 }
 
@@ -510,6 +514,25 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// A duration written for people ("15m", "1h 30m", "72h"); "0" or absent means off.
+fn optional_duration(p: &mut Problems, key: &str, value: &Option<String>) -> Option<SignedDuration> {
+    let text = value.as_deref()?.trim();
+    if text == "0" {
+        return None;
+    }
+    match text.parse::<SignedDuration>() {
+        Ok(d) if d.is_positive() && d <= SignedDuration::from_hours(24 * 366) => Some(d),
+        Ok(_) => {
+            p.add(key, format!("'{text}' must be positive and at most a year (or \"0\" for off)"));
+            None
+        }
+        Err(_) => {
+            p.add(key, format!("'{text}' is not a duration; write e.g. \"15m\", \"1h 30m\" or \"72h\""));
+            None
+        }
+    }
+}
+
 fn validate(
     path: &Path,
     mut raw: RawConfig,
@@ -561,10 +584,13 @@ fn validate(
         p.add("database.url", "use sqlite://PATH or postgres://USER@HOST/DB");
     }
 
-    let minutes = |m: u32| (m > 0).then(|| SignedDuration::from_mins(i64::from(m)));
     let lifecycle = LifecyclePolicy {
-        ack_reminder_after: minutes(raw.incidents.ack_reminder_minutes),
-        auto_close_after: minutes(raw.incidents.auto_close_hours.saturating_mul(60)),
+        ack_reminder_after: optional_duration(
+            p,
+            "incidents.ack_reminder_after",
+            &raw.incidents.ack_reminder_after,
+        ),
+        auto_close_after: optional_duration(p, "incidents.auto_close_after", &raw.incidents.auto_close_after),
     };
 
     let o = &raw.outbox;

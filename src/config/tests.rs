@@ -64,8 +64,8 @@ fn an_unknown_key_is_named_with_its_path() {
 
 #[test]
 fn a_wrong_type_is_named_with_its_path() {
-    let e = parse("[incidents]\nack_reminder_minutes = \"soon\"\n").unwrap_err();
-    assert_eq!(keys(&e), ["incidents.ack_reminder_minutes"]);
+    let e = parse("[incidents]\nack_reminder_after = 15\n").unwrap_err();
+    assert_eq!(keys(&e), ["incidents.ack_reminder_after"]);
 }
 
 #[test]
@@ -186,4 +186,21 @@ fn the_shipped_example_is_valid() {
 fn a_misspelt_top_level_table_is_refused() {
     let e = parse("[[peoples]]\nid = \"x\"\n").unwrap_err();
     assert!(e.problems[0].reason.contains("peoples"), "{e}");
+}
+
+#[test]
+fn durations_are_written_for_people() {
+    let c = parse(&format!(
+        "{MINIMAL}\n[incidents]\nack_reminder_after = \"1h 30m\"\nauto_close_after = \"72h\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.incidents.lifecycle.ack_reminder_after, Some(SignedDuration::from_mins(90)));
+    assert_eq!(c.incidents.lifecycle.auto_close_after, Some(SignedDuration::from_hours(72)));
+    let c = parse(&format!("{MINIMAL}\n[incidents]\nack_reminder_after = \"0\"\n")).unwrap();
+    assert_eq!(c.incidents.lifecycle.ack_reminder_after, None);
+    let e = parse(&format!(
+        "{MINIMAL}\n[incidents]\nack_reminder_after = \"soon\"\nauto_close_after = \"-5m\"\n"
+    ))
+    .unwrap_err();
+    assert_eq!(keys(&e), ["incidents.ack_reminder_after", "incidents.auto_close_after"]);
 }

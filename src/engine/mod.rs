@@ -10,6 +10,6 @@ pub mod sinks;
 pub mod timers;
 
 pub use classify::{Report, report_from_alert};
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use incidents::{ActError, Disposition, IncidentService, IngestOutcome, Wakeups};
 pub use intake::{IntakeError, IntakeQueue};

@@ -2,6 +2,8 @@
 //! test), the real server started in-process on port 0, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,7 +25,8 @@ pub enum Backend {
 
 /// The PostgreSQL server tests use. It must be reachable: a test that needs it fails loudly.
 pub fn pg_server_url() -> String {
-    std::env::var("ZHIBAN_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("ZHIBAN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A database for one test; dropped (PostgreSQL) or deleted (SQLite) at the end.
@@ -98,9 +101,11 @@ impl Drop for TestDb {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     if let Ok(admin) = sqlx::PgPool::connect(&server).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&admin)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&admin)
+                        .await;
                     }
                 });
             })
@@ -112,8 +117,9 @@ impl Drop for TestDb {
 /// Knobs a test may turn in the generated configuration.
 #[derive(Debug, Clone)]
 pub struct Knobs {
-    pub ack_reminder_minutes: u32,
-    pub auto_close_hours: u32,
+    /// A duration like "3s"; "0" = off.
+    pub ack_reminder_after: &'static str,
+    pub auto_close_after: &'static str,
     /// A webhook sink posting to this URL, with every event.
     pub sink_url: Option<String>,
     pub body_limit_bytes: usize,
@@ -127,8 +133,8 @@ pub struct Knobs {
 impl Default for Knobs {
     fn default() -> Self {
         Knobs {
-            ack_reminder_minutes: 0,
-            auto_close_hours: 0,
+            ack_reminder_after: "0",
+            auto_close_after: "0",
             sink_url: None,
             body_limit_bytes: 1024 * 1024,
             max_alerts_per_request: 1000,
@@ -167,8 +173,8 @@ url = "{db_url}"
 
 [incidents]
 default_severity = 3
-ack_reminder_minutes = {ack}
-auto_close_hours = {close}
+ack_reminder_after = "{ack}"
+auto_close_after = "{close}"
 
 [outbox]
 max_attempts = {max_attempts}
@@ -243,8 +249,8 @@ criticality = "critical"
 team = "onsite"
 "#,
         body_limit = k.body_limit_bytes,
-        ack = k.ack_reminder_minutes,
-        close = k.auto_close_hours,
+        ack = k.ack_reminder_after,
+        close = k.auto_close_after,
         max_attempts = k.max_attempts,
         backoff = k.initial_backoff_seconds,
         lease = k.lease_seconds,
@@ -254,7 +260,8 @@ team = "onsite"
 }
 
 pub fn config(db_url: &str, k: &Knobs) -> Config {
-    Config::parse(Path::new("test.toml"), &config_text(db_url, k), &|_| None).unwrap_or_else(|e| panic!("{e}"))
+    Config::parse(Path::new("test.toml"), &config_text(db_url, k), &|_| None)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Write the configuration to a file (for tests that run the binary).
@@ -277,7 +284,11 @@ impl TestApp {
 
     pub async fn start_with(config: Config) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let options = StartOptions { listener: Some(listener), poll_interval: Duration::from_millis(200), ..Default::default() };
+        let options = StartOptions {
+            listener: Some(listener),
+            poll_interval: Duration::from_millis(200),
+            ..Default::default()
+        };
         let running = app::start(config, options).await.expect("zhiban starts");
         let base = format!("http://{}", running.addr);
         TestApp { running, base, http: reqwest::Client::new() }
