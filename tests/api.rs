@@ -6,7 +6,8 @@ use common::*;
 use serde_json::json;
 
 async fn open(app: &TestApp, title: &str, key: &str, severity: &str) -> String {
-    let body = json!({"title": title, "dedup_key": key, "severity": severity, "system": "统一业务"}).to_string();
+    let body =
+        json!({"title": title, "dedup_key": key, "severity": severity, "system": "统一业务"}).to_string();
     let (status, answer) = app.webhook("generic", GENERIC_TOKEN, &body).await;
     assert_eq!(status, 200, "{answer}");
     answer["incidents"][0]["ticket"].as_str().unwrap().to_string()
@@ -36,7 +37,8 @@ async fn people_act_within_their_roles(backend: Backend) {
     let (status, body) = app.post(&path("severity"), ENGINEER, json!({"severity": 1})).await;
     assert_eq!(status, 400, "a level change needs a reason");
     assert_eq!(body["error"]["field"], "reason");
-    let (status, body) = app.post(&path("severity"), ENGINEER, json!({"severity": "一级", "reason": "全院无法立案"})).await;
+    let (status, body) =
+        app.post(&path("severity"), ENGINEER, json!({"severity": "一级", "reason": "全院无法立案"})).await;
     assert_eq!((status, body["severity"].as_u64()), (200, Some(1)));
     let (status, body) = app.post(&path("resolve"), ENGINEER, json!({"note": "重启应用服务器"})).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("resolved")));
@@ -69,7 +71,14 @@ async fn people_act_within_their_roles(backend: Backend) {
     assert_eq!(status, 400, "{body}");
     let (status, _) = app.post("/api/v1/incidents/20200101-001/acknowledge", ENGINEER, json!({})).await;
     assert_eq!(status, 404);
-    let r = app.http.post(app.url(&path("comment"))).bearer_auth(ENGINEER).body("{not json").send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url(&path("comment")))
+        .bearer_auth(ENGINEER)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let (status, body) = app.post(&path("comment"), ENGINEER, json!({"txt": "typo"})).await;
     assert_eq!(status, 400, "unknown fields are refused: {body}");
@@ -81,17 +90,20 @@ async fn merge_and_cancel(backend: Backend) {
     let app = TestApp::start(&db, &Knobs::default()).await;
     let first = open(&app, "卷宗系统上传失败", "a", "三级").await;
     let second = open(&app, "电子卷宗无法上传", "b", "三级").await;
-    let (status, body) = app.post(&format!("/api/v1/incidents/{second}/merge"), ENGINEER, json!({"target": first})).await;
+    let (status, body) =
+        app.post(&format!("/api/v1/incidents/{second}/merge"), ENGINEER, json!({"target": first})).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("merged")), "{body}");
     // The merged incident let go of its fault: a new report of it opens a fresh incident.
     let third = open(&app, "电子卷宗无法上传", "b", "三级").await;
     assert_ne!(third, second);
-    let (status, _) =
-        app.post(&format!("/api/v1/incidents/{third}/merge"), ENGINEER, json!({"target": "20200101-001"})).await;
+    let (status, _) = app
+        .post(&format!("/api/v1/incidents/{third}/merge"), ENGINEER, json!({"target": "20200101-001"}))
+        .await;
     assert_eq!(status, 404, "merging into a ticket that does not exist");
     let (status, body) = app.post(&format!("/api/v1/incidents/{third}/cancel"), ENGINEER, json!({})).await;
     assert_eq!((status, body["error"]["field"].as_str()), (400, Some("reason")));
-    let (status, _) = app.post(&format!("/api/v1/incidents/{third}/cancel"), ENGINEER, json!({"reason": "误报"})).await;
+    let (status, _) =
+        app.post(&format!("/api/v1/incidents/{third}/cancel"), ENGINEER, json!({"reason": "误报"})).await;
     assert_eq!(status, 200);
     app.stop().await;
 }
@@ -129,7 +141,8 @@ async fn reporting_by_api_and_the_dashboard(backend: Backend) {
         .await;
     assert_eq!(status, 201, "{body}");
     let ticket = body["ticket"].as_str().unwrap().to_string();
-    let (status, body) = app.post("/api/v1/incidents", ENGINEER, json!({"title": "x", "system": "不存在的系统"})).await;
+    let (status, body) =
+        app.post("/api/v1/incidents", ENGINEER, json!({"title": "x", "system": "不存在的系统"})).await;
     assert_eq!((status, body["error"]["field"].as_str()), (400, Some("system")));
 
     // The dashboard asks the browser for credentials, then shows the board, escaped.
@@ -141,7 +154,13 @@ async fn reporting_by_api_and_the_dashboard(backend: Backend) {
     let html = r.text().await.unwrap();
     assert!(html.contains("故障看板") && html.contains(&ticket), "{html}");
     assert!(html.contains("&lt;script&gt;") && !html.contains("<script>alert"), "titles are escaped");
-    let r = app.http.get(app.url(&format!("/incidents/{ticket}"))).basic_auth("x", Some(ENGINEER)).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url(&format!("/incidents/{ticket}")))
+        .basic_auth("x", Some(ENGINEER))
+        .send()
+        .await
+        .unwrap();
     let html = r.text().await.unwrap();
     assert!(html.contains("统一业务应用系统") && html.contains("某省高级人民法院"), "{html}");
 

@@ -87,12 +87,14 @@ async fn two_instances_one_killed_lose_nothing_and_fire_timers_once() {
 
     let base = format!("http://127.0.0.1:{port_b}");
     let list = || async {
-        let r = http.get(format!("{base}/api/v1/incidents?limit=500")).bearer_auth(ADMIN).send().await.unwrap();
+        let r =
+            http.get(format!("{base}/api/v1/incidents?limit=500")).bearer_auth(ADMIN).send().await.unwrap();
         r.json::<serde_json::Value>().await.unwrap()["incidents"].as_array().unwrap().clone()
     };
     assert_eq!(list().await.len(), 60, "every accepted report became an incident");
     eventually(Duration::from_secs(60), "every reminder to fire and every message to be sent", || async {
-        let r = http.get(format!("{base}/api/v1/outbox?status=pending")).bearer_auth(ADMIN).send().await.unwrap();
+        let r =
+            http.get(format!("{base}/api/v1/outbox?status=pending")).bearer_auth(ADMIN).send().await.unwrap();
         let pending = r.json::<serde_json::Value>().await.unwrap()["messages"].as_array().unwrap().len();
         pending == 0 && receiver.distinct() == 120
     })
@@ -100,15 +102,20 @@ async fn two_instances_one_killed_lose_nothing_and_fire_timers_once() {
 
     for incident in list().await {
         let ticket = incident["ticket"].as_str().unwrap();
-        let r = http.get(format!("{base}/api/v1/incidents/{ticket}")).bearer_auth(ADMIN).send().await.unwrap();
+        let r =
+            http.get(format!("{base}/api/v1/incidents/{ticket}")).bearer_auth(ADMIN).send().await.unwrap();
         let detail: serde_json::Value = r.json().await.unwrap();
-        let fired = detail["timeline"].as_array().unwrap().iter().filter(|e| e["kind"] == "ack_overdue").count();
+        let fired =
+            detail["timeline"].as_array().unwrap().iter().filter(|e| e["kind"] == "ack_overdue").count();
         assert_eq!(fired, 1, "{ticket}: the reminder fired {fired} times");
     }
     let (total, distinct) = (receiver.total() as usize, receiver.distinct());
     let duplicates = total - distinct;
     println!("deliveries: {total} for {distinct} messages ({duplicates} repeated after the kill)");
-    assert!(duplicates <= 16, "only messages in flight in the killed instance may arrive twice, got {duplicates}");
+    assert!(
+        duplicates <= 16,
+        "only messages in flight in the killed instance may arrive twice, got {duplicates}"
+    );
     assert!(receiver.record.lock().unwrap().signatures_ok);
     b.kill().await.unwrap();
 }
