@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn source_kind_names_round_trip() {
         for kind in SourceKind::ALL {
-            assert_eq!(SourceKind::from_path_segment(kind.as_str()), Some(kind.clone()));
+            assert_eq!(SourceKind::from_path_segment(kind.as_str()), Some(kind));
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert_eq!(kind.to_string(), kind.as_str());

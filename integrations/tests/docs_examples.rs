@@ -18,7 +18,7 @@ fn examples(doc: &str) -> Vec<(SourceKind, String)> {
         }
         let after = &rest[start + marker_len..];
         let end = after.find('\'').expect("closing quote");
-        out.push((source.clone().expect("a source before the body"), after[..end].to_owned()));
+        out.push((source.expect("a source before the body"), after[..end].to_owned()));
         rest = &after[end + 1..];
     }
     out
@@ -32,7 +32,7 @@ fn curl_examples_in_the_docs_parse() {
     assert_eq!(sources, ["alertmanager", "grafana", "zabbix", "zabbix", "generic", "generic"]);
     for (source, body) in &examples {
         let alerts =
-            parse(source.clone(), body.as_bytes()).unwrap_or_else(|e| panic!("{source}: {e}\n{body}"));
+            parse(*source, body.as_bytes()).unwrap_or_else(|e| panic!("{source}: {e}\n{body}"));
         assert!(!alerts.is_empty(), "{source}");
         for alert in &alerts {
             assert!(!alert.title.is_empty());
@@ -42,7 +42,7 @@ fn curl_examples_in_the_docs_parse() {
     let zabbix: Vec<_> = examples
         .iter()
         .filter(|(s, _)| *s == SourceKind::Zabbix)
-        .map(|(s, b)| parse(s.clone(), b.as_bytes()).unwrap().remove(0))
+        .map(|(s, b)| parse(*s, b.as_bytes()).unwrap().remove(0))
         .collect();
     assert_eq!(zabbix[0].status, AlertStatus::Firing);
     assert_eq!(zabbix[1].status, AlertStatus::Resolved);

@@ -266,24 +266,21 @@ impl Catalogue {
                     "give at least one role (admin, engineer, leader, reporter)",
                 );
             }
-            if let Some(phone) = &p.phone {
-                if !valid_phone(phone) {
+            if let Some(phone) = &p.phone
+                && !valid_phone(phone) {
                     problems.add(
                         format!("people[{i}].phone"),
                         format!("'{phone}' is not a phone number (digits, optional +, -, space)"),
                     );
                 }
-            }
-            if let Some(email) = &p.email {
-                if !valid_email(email) {
+            if let Some(email) = &p.email
+                && !valid_email(email) {
                     problems.add(format!("people[{i}].email"), format!("'{email}' is not an email address"));
                 }
-            }
-            if let Some(u) = &p.unit {
-                if !unit_ids.contains(u.as_str()) {
+            if let Some(u) = &p.unit
+                && !unit_ids.contains(u.as_str()) {
                     problems.add(format!("people[{i}].unit"), format!("no unit has the id '{u}'"));
                 }
-            }
         }
         for (i, t) in self.teams.iter().enumerate() {
             non_empty(problems, format!("teams[{i}].name"), &t.name);
@@ -292,11 +289,10 @@ impl Catalogue {
                     problems.add(format!("teams[{i}].members[{j}]"), format!("no person has the id '{m}'"));
                 }
             }
-            if let Some(lead) = &t.lead {
-                if !person_ids.contains(lead.as_str()) {
+            if let Some(lead) = &t.lead
+                && !person_ids.contains(lead.as_str()) {
                     problems.add(format!("teams[{i}].lead"), format!("no person has the id '{lead}'"));
                 }
-            }
         }
     }
 }

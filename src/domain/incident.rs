@@ -473,11 +473,10 @@ impl Incident {
             self.acknowledged_at = Some(ctx.at);
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
         }
-        if self.assignee.is_none() {
-            if let Actor::Person(p) = &ctx.actor {
+        if self.assignee.is_none()
+            && let Actor::Person(p) = &ctx.actor {
                 self.assignee = Some(p.clone());
             }
-        }
         self.status = to;
     }
 

@@ -10,6 +10,8 @@ use super::StoreResult;
 
 type Db = sqlx::Postgres;
 
+// Deliberate: the shared SQL is compiled once per backend, each time with its own `Db` and dialect.
+#[allow(clippy::duplicate_mod)]
 #[path = "common.rs"]
 mod common;
 

@@ -11,6 +11,8 @@ use super::{StoreError, StoreResult};
 
 type Db = sqlx::Sqlite;
 
+// Deliberate: the shared SQL is compiled once per backend, each time with its own `Db` and dialect.
+#[allow(clippy::duplicate_mod)]
 #[path = "common.rs"]
 mod common;
 
@@ -51,13 +53,12 @@ pub async fn connect(url: &str) -> StoreResult<SqlStore> {
         .busy_timeout(Duration::from_secs(5));
     let filename = options.get_filename().to_path_buf();
     let in_memory = url.contains(":memory:") || filename.as_os_str().is_empty();
-    if !in_memory {
-        if let Some(dir) = filename.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if !in_memory
+        && let Some(dir) = filename.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Unavailable(format!("cannot create the database folder {}: {e}", dir.display()))
             })?;
         }
-    }
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))

@@ -79,7 +79,7 @@ fn local_time(state: &AppState, t: jiff::Timestamp) -> String {
     t.to_zoned_datetime(state.config.server.timezone.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Person, Response> {
+fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Person, Box<Response>> {
     let me = person(&state.config, headers).map_err(|e| {
         let mut r = e.into_response();
         r.headers_mut().insert(
@@ -107,7 +107,7 @@ fn render(state: &AppState, name: &str, me: &Person, ctx: minijinja::Value) -> R
 pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let me = match signed_in(&state, &headers) {
         Ok(me) => me,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let open = IncidentFilter {
         statuses: Status::ALL.into_iter().filter(|s| s.is_open()).collect(),
@@ -141,7 +141,7 @@ pub async fn incident(
 ) -> Response {
     let me = match signed_in(&state, &headers) {
         Ok(me) => me,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ticket = match parse_ticket(&ticket) {
         Ok(t) => t,

@@ -3,7 +3,7 @@
 use super::*;
 
 fn all_sources(body: &[u8]) -> Vec<(SourceKind, Result<Vec<InboundAlert>, PayloadError>)> {
-    SourceKind::ALL.into_iter().map(|kind| (kind.clone(), parse(kind, body))).collect()
+    SourceKind::ALL.into_iter().map(|kind| (kind, parse(kind, body))).collect()
 }
 
 fn nested(depth: usize) -> Vec<u8> {
@@ -141,7 +141,7 @@ fn wrong_shapes_for_every_source() {
 #[test]
 fn list_elements_of_the_wrong_type_name_the_index() {
     for kind in [SourceKind::Alertmanager, SourceKind::Grafana, SourceKind::Generic] {
-        let err = parse(kind.clone(), br#"{"version":"4","alerts":[1,2,3]}"#).unwrap_err();
+        let err = parse(kind, br#"{"version":"4","alerts":[1,2,3]}"#).unwrap_err();
         assert_eq!((err.kind(), err.path()), ("field", Some("alerts[0]")), "{kind}");
         assert!(err.message().starts_with("invalid type: integer `1`"), "{err}");
     }
@@ -196,14 +196,14 @@ fn mutated_fixtures_never_panic() {
     let replacements = [b'"', b'{', b'[', b'0', b'x', b'\\', 0xFF, b' '];
     for (kind, text) in fixtures {
         let bytes = text.as_bytes();
-        assert!(parse(kind.clone(), bytes).is_ok(), "{kind} fixture parses");
+        assert!(parse(kind, bytes).is_ok(), "{kind} fixture parses");
         for end in 0..bytes.len() {
-            let _ = parse(kind.clone(), &bytes[..end]);
+            let _ = parse(kind, &bytes[..end]);
         }
         for i in (0..bytes.len()).step_by(3) {
             let mut mutated = bytes.to_vec();
             mutated[i] = replacements[i % replacements.len()];
-            let _ = parse(kind.clone(), &mutated);
+            let _ = parse(kind, &mutated);
         }
         // And every fixture fed to the other parsers.
         for other in SourceKind::ALL {
