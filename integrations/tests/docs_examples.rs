@@ -31,8 +31,7 @@ fn curl_examples_in_the_docs_parse() {
     let sources: Vec<_> = examples.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(sources, ["alertmanager", "grafana", "zabbix", "zabbix", "generic", "generic"]);
     for (source, body) in &examples {
-        let alerts =
-            parse(*source, body.as_bytes()).unwrap_or_else(|e| panic!("{source}: {e}\n{body}"));
+        let alerts = parse(*source, body.as_bytes()).unwrap_or_else(|e| panic!("{source}: {e}\n{body}"));
         assert!(!alerts.is_empty(), "{source}");
         for alert in &alerts {
             assert!(!alert.title.is_empty());

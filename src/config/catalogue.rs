@@ -267,20 +267,23 @@ impl Catalogue {
                 );
             }
             if let Some(phone) = &p.phone
-                && !valid_phone(phone) {
-                    problems.add(
-                        format!("people[{i}].phone"),
-                        format!("'{phone}' is not a phone number (digits, optional +, -, space)"),
-                    );
-                }
+                && !valid_phone(phone)
+            {
+                problems.add(
+                    format!("people[{i}].phone"),
+                    format!("'{phone}' is not a phone number (digits, optional +, -, space)"),
+                );
+            }
             if let Some(email) = &p.email
-                && !valid_email(email) {
-                    problems.add(format!("people[{i}].email"), format!("'{email}' is not an email address"));
-                }
+                && !valid_email(email)
+            {
+                problems.add(format!("people[{i}].email"), format!("'{email}' is not an email address"));
+            }
             if let Some(u) = &p.unit
-                && !unit_ids.contains(u.as_str()) {
-                    problems.add(format!("people[{i}].unit"), format!("no unit has the id '{u}'"));
-                }
+                && !unit_ids.contains(u.as_str())
+            {
+                problems.add(format!("people[{i}].unit"), format!("no unit has the id '{u}'"));
+            }
         }
         for (i, t) in self.teams.iter().enumerate() {
             non_empty(problems, format!("teams[{i}].name"), &t.name);
@@ -290,9 +293,10 @@ impl Catalogue {
                 }
             }
             if let Some(lead) = &t.lead
-                && !person_ids.contains(lead.as_str()) {
-                    problems.add(format!("teams[{i}].lead"), format!("no person has the id '{lead}'"));
-                }
+                && !person_ids.contains(lead.as_str())
+            {
+                problems.add(format!("teams[{i}].lead"), format!("no person has the id '{lead}'"));
+            }
         }
     }
 }

@@ -674,13 +674,13 @@ fn validate(
             Some(SourceAuth::Bearer(s)) => Some(s),
             Some(SourceAuth::Hmac { secret, .. }) => Some(secret),
             None => None,
+        } && secret.expose().len() < 16
+        {
+            p.add(
+                key(if s.auth == RawAuthKind::Bearer { "token" } else { "secret" }),
+                "must be at least 16 characters",
+            );
         }
-            && secret.expose().len() < 16 {
-                p.add(
-                    key(if s.auth == RawAuthKind::Bearer { "token" } else { "secret" }),
-                    "must be at least 16 characters",
-                );
-            }
         if s.auth == RawAuthKind::Hmac
             && axum::http::HeaderName::try_from(s.signature_header.as_str()).is_err()
         {

@@ -474,9 +474,10 @@ impl Incident {
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
         }
         if self.assignee.is_none()
-            && let Actor::Person(p) = &ctx.actor {
-                self.assignee = Some(p.clone());
-            }
+            && let Actor::Person(p) = &ctx.actor
+        {
+            self.assignee = Some(p.clone());
+        }
         self.status = to;
     }
 

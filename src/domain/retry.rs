@@ -38,9 +38,10 @@ impl RetryPolicy {
         let delay_ms = ceiling_ms / 2.0 + ceiling_ms / 2.0 * jitter;
         let mut delay = SignedDuration::from_millis(delay_ms.round() as i64);
         if let Some(asked) = retry_after
-            && asked > delay {
-                delay = asked;
-            }
+            && asked > delay
+        {
+            delay = asked;
+        }
         AfterFailure::RetryIn(delay)
     }
 }

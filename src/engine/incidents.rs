@@ -144,13 +144,14 @@ impl IncidentService {
         touched: &mut Touched,
     ) -> Result<IngestOutcome, StoreError> {
         if let Some(occurrence) = &report.occurrence_id
-            && let Receipt::Seen(incident) = tx.record_receipt(&report.source, occurrence, now).await? {
-                let incident = match incident {
-                    Some(id) => Some(tx.lock_incident(id).await?),
-                    None => None,
-                };
-                return Ok(IngestOutcome::of(Disposition::Duplicate, incident.as_ref()));
-            }
+            && let Receipt::Seen(incident) = tx.record_receipt(&report.source, occurrence, now).await?
+        {
+            let incident = match incident {
+                Some(id) => Some(tx.lock_incident(id).await?),
+                None => None,
+            };
+            return Ok(IngestOutcome::of(Disposition::Duplicate, incident.as_ref()));
+        }
         let key = DedupKey::new(&report.source, &report.fingerprint);
         let ctx = Context { at: now, actor: Actor::Source(report.source.clone()), channel: Channel::Webhook };
         let outcome = if report.resolved {
@@ -246,9 +247,11 @@ impl IncidentService {
         let span = info_span!("act", incident = %ticket, action = action.name());
         async move {
             if let Action::MergeInto { target } = &action
-                && *target != ticket && self.store.incident_by_ticket(*target).await?.is_none() {
-                    return Err(ActError::NotFound(*target));
-                }
+                && *target != ticket
+                && self.store.incident_by_ticket(*target).await?.is_none()
+            {
+                return Err(ActError::NotFound(*target));
+            }
             let ctx = Context { at: self.clock.now(), actor, channel };
             let mut tx = self.store.begin().await?;
             let mut incident = tx.lock_incident_by_ticket(ticket).await?.ok_or(ActError::NotFound(ticket))?;

@@ -53,12 +53,11 @@ pub async fn connect(url: &str) -> StoreResult<SqlStore> {
         .busy_timeout(Duration::from_secs(5));
     let filename = options.get_filename().to_path_buf();
     let in_memory = url.contains(":memory:") || filename.as_os_str().is_empty();
-    if !in_memory
-        && let Some(dir) = filename.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create the database folder {}: {e}", dir.display()))
-            })?;
-        }
+    if !in_memory && let Some(dir) = filename.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create the database folder {}: {e}", dir.display()))
+        })?;
+    }
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
