@@ -10,7 +10,7 @@ use zhiban::domain::{
     Actor, Channel, DedupKey, EventKind, Incident, IncidentId, LifecyclePolicy, NewIncident, Severity,
     TicketNo, TimelineEntry, TimerKind,
 };
-use zhiban::store::{self, DedupClaim, IncidentFilter, NewOutboxMessage, OutboxStatus, Receipt, SharedStore};
+use zhiban::store::{self, IncidentFilter, NewOutboxMessage, OutboxStatus, ReceiptKey, SharedStore};
 
 async fn store_for(db: &TestDb) -> SharedStore {
     let s = store::connect(&db.url).await.unwrap();
@@ -25,9 +25,9 @@ fn t(s: &str) -> Timestamp {
 
 async fn insert(store: &SharedStore, key: &str, at: Timestamp) -> Incident {
     let mut tx = store.begin().await.unwrap();
-    let id = tx.next_incident_id().await.unwrap();
+    let id = tx.next_incident_ids(1).await.unwrap()[0];
     let day = date(2026, 11, 24);
-    let ticket = TicketNo::new(day, tx.next_ticket_seq(day).await.unwrap()).unwrap();
+    let ticket = TicketNo::new(day, tx.reserve_ticket_seqs(day, 1).await.unwrap()).unwrap();
     let (incident, _) = Incident::open(
         id,
         ticket,
@@ -45,7 +45,7 @@ async fn insert(store: &SharedStore, key: &str, at: Timestamp) -> Incident {
         at,
         &LifecyclePolicy::default(),
     );
-    tx.insert_incident(&incident).await.unwrap();
+    tx.insert_incidents(std::slice::from_ref(&incident)).await.unwrap();
     tx.commit().await.unwrap();
     incident
 }
@@ -59,15 +59,32 @@ async fn incidents_round_trip_and_tickets_count_per_day(backend: Backend) {
     assert_eq!(b.ticket.to_string(), "20261124-002");
     let back = store.incident_by_ticket(a.ticket).await.unwrap().unwrap();
     assert_eq!(back, a, "every field survives the round trip");
+
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(tx.next_ticket_seq(date(2026, 11, 25)).await.unwrap(), 1, "a new day starts at 1");
+    assert_eq!(tx.reserve_ticket_seqs(date(2026, 11, 25), 3).await.unwrap(), 1, "a new day starts at 1");
     drop(tx); // rolled back
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(tx.next_ticket_seq(date(2026, 11, 25)).await.unwrap(), 1, "a rolled-back number is not used");
-    let mut locked = tx.lock_incident(b.id).await.unwrap();
-    locked.severity = Severity::One;
-    tx.save_incident(&locked).await.unwrap();
+    assert_eq!(
+        tx.reserve_ticket_seqs(date(2026, 11, 25), 3).await.unwrap(),
+        1,
+        "rolled-back numbers are not used"
+    );
+    assert_eq!(tx.reserve_ticket_seqs(date(2026, 11, 25), 2).await.unwrap(), 4, "ranges follow each other");
+    let ids = tx.next_incident_ids(3).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|i| *i > b.id), "{ids:?}");
+    let mut locked = tx.lock_incidents(&[b.id, a.id, IncidentId(999_999)]).await.unwrap();
+    assert_eq!(
+        locked.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [a.id, b.id],
+        "in id order, missing ones absent"
+    );
+    locked[1].severity = Severity::One;
+    locked[1].event_count = 7;
+    tx.save_incidents(&locked[1..]).await.unwrap();
     tx.commit().await.unwrap();
+    let saved = store.incident_by_ticket(b.ticket).await.unwrap().unwrap();
+    assert_eq!((saved.severity, saved.event_count), (Severity::One, 7));
     let page = store
         .incidents(&IncidentFilter { severities: vec![Severity::One], limit: 10, ..Default::default() })
         .await
@@ -80,29 +97,37 @@ async fn dedup_keys_and_receipts(backend: Backend) {
     let store = store_for(&db).await;
     let incident = insert(&store, "k", t("2026-11-24T01:00:00Z")).await;
     let key = incident.dedup_key.clone();
+    let other = DedupKey::new("generic", "other");
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(tx.dedup_holder(&key).await.unwrap(), None);
-    assert_eq!(tx.claim_dedup(&key).await.unwrap(), DedupClaim::Claimed);
-    tx.bind_dedup(&key, incident.id).await.unwrap();
-    assert_eq!(tx.claim_dedup(&key).await.unwrap(), DedupClaim::HeldBy(incident.id));
-    assert_eq!(tx.record_receipt("generic", "evt-1", t("2026-11-24T01:00:00Z")).await.unwrap(), Receipt::New);
-    tx.link_receipt("generic", "evt-1", incident.id).await.unwrap();
+    assert!(tx.dedup_holders(std::slice::from_ref(&key)).await.unwrap().is_empty());
+    assert!(tx.claim_dedups(&[(key.clone(), incident.id)]).await.unwrap().is_empty());
+    let held = tx.claim_dedups(&[(key.clone(), incident.id), (other.clone(), incident.id)]).await.unwrap();
+    assert_eq!(held, [key.clone()], "a held key is not taken again");
+    let holders =
+        tx.dedup_holders(&[key.clone(), other.clone(), DedupKey::new("generic", "none")]).await.unwrap();
+    assert_eq!(holders.len(), 2);
+    assert_eq!(holders[&key], incident.id);
+    let evt = |source: &str, id: &str| ReceiptKey { source: source.into(), occurrence_id: id.into() };
+    let first = [(evt("generic", "evt-1"), Some(incident.id)), (evt("generic", "evt-2"), None)];
+    tx.insert_receipts(&first, t("2026-11-24T01:00:00Z")).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(
-        tx.record_receipt("generic", "evt-1", t("2026-11-24T01:05:00Z")).await.unwrap(),
-        Receipt::Seen(Some(incident.id))
-    );
-    assert_eq!(
-        tx.record_receipt("zabbix", "evt-1", t("2026-11-24T01:05:00Z")).await.unwrap(),
-        Receipt::New,
-        "ids are per source"
-    );
-    tx.release_dedup(&key, IncidentId(incident.id.0 + 1000)).await.unwrap();
-    assert_eq!(tx.dedup_holder(&key).await.unwrap(), Some(incident.id), "only the holder releases a key");
-    tx.release_dedup(&key, incident.id).await.unwrap();
-    assert_eq!(tx.dedup_holder(&key).await.unwrap(), None);
+    let found = tx
+        .find_receipts(&[evt("generic", "evt-1"), evt("generic", "evt-2"), evt("zabbix", "evt-1")])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2, "ids are per source");
+    assert_eq!(found[&evt("generic", "evt-1")], Some(incident.id));
+    assert_eq!(found[&evt("generic", "evt-2")], None);
+    tx.insert_receipts(&[(evt("generic", "evt-1"), None)], t("2026-11-24T02:00:00Z")).await.unwrap();
+    let again = tx.find_receipts(&[evt("generic", "evt-1")]).await.unwrap();
+    assert_eq!(again[&evt("generic", "evt-1")], Some(incident.id), "a receipt is written once");
+    tx.release_dedups(&[(key.clone(), IncidentId(incident.id.0 + 1000))]).await.unwrap();
+    let holders = tx.dedup_holders(std::slice::from_ref(&key)).await.unwrap();
+    assert_eq!(holders.get(&key), Some(&incident.id), "only the holder releases a key");
+    tx.release_dedups(&[(key.clone(), incident.id)]).await.unwrap();
+    assert!(tx.dedup_holders(std::slice::from_ref(&key)).await.unwrap().is_empty());
     tx.commit().await.unwrap();
 }
 
@@ -134,14 +159,14 @@ async fn timelines_keep_order_and_content(backend: Backend) {
             event: EventKind::AckOverdue,
         },
     ];
+    let numbered: Vec<_> =
+        entries.iter().enumerate().map(|(n, e)| (incident.id, n as u32 + 1, e.clone())).collect();
     let mut tx = store.begin().await.unwrap();
-    let mut ids = Vec::new();
-    for e in &entries {
-        ids.push(tx.append_timeline(incident.id, e).await.unwrap());
-    }
+    tx.append_timeline(&numbered).await.unwrap();
     tx.commit().await.unwrap();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(store.timeline(incident.id).await.unwrap(), entries);
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.append_timeline(&numbered[..1]).await.is_err(), "an entry number is used once per incident");
 }
 
 async fn due_timers_are_taken_once(backend: Backend) {
@@ -153,14 +178,17 @@ async fn due_timers_are_taken_once(backend: Backend) {
         ids.push(insert(&store, &format!("timer-{n}"), now).await.id);
     }
     let mut tx = store.begin().await.unwrap();
-    for (n, id) in ids.iter().enumerate() {
-        tx.arm_timer(*id, TimerKind::AckReminder, now + SignedDuration::from_mins(n as i64), now)
-            .await
-            .unwrap();
-    }
+    let arms: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| (*id, TimerKind::AckReminder, now + SignedDuration::from_mins(n as i64)))
+        .collect();
+    tx.arm_timers(&arms, now).await.unwrap();
     // Re-arming moves the timer instead of adding one.
-    tx.arm_timer(ids[0], TimerKind::AckReminder, now + SignedDuration::from_mins(30), now).await.unwrap();
-    tx.cancel_timer(ids[1], TimerKind::AckReminder).await.unwrap();
+    tx.arm_timers(&[(ids[0], TimerKind::AckReminder, now + SignedDuration::from_mins(30))], now)
+        .await
+        .unwrap();
+    tx.cancel_timers(&[(ids[1], TimerKind::AckReminder)]).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.next_timer_due().await.unwrap(), Some(now + SignedDuration::from_mins(2)));
 
@@ -189,17 +217,17 @@ async fn outbox_leases_retries_and_dead_letters(backend: Backend) {
     let store = store_for(&db).await;
     let now = t("2026-11-24T01:00:00Z");
     let mut tx = store.begin().await.unwrap();
-    for n in 0..3 {
-        let m = NewOutboxMessage {
+    let messages: Vec<_> = (0..3)
+        .map(|n| NewOutboxMessage {
             idempotency_key: format!("msg-{n}"),
             incident_id: None,
             sink: "hook".into(),
             payload: serde_json::json!({"text": format!("第{n}条")}),
             not_before: now,
-        };
-        assert!(tx.enqueue(&m).await.unwrap());
-        assert!(!tx.enqueue(&m).await.unwrap(), "an idempotency key is enqueued once");
-    }
+        })
+        .collect();
+    assert_eq!(tx.enqueue(&messages).await.unwrap(), 3);
+    assert_eq!(tx.enqueue(&messages).await.unwrap(), 0, "an idempotency key is enqueued once");
     tx.commit().await.unwrap();
 
     let lease = SignedDuration::from_secs(30);
@@ -246,16 +274,16 @@ async fn concurrent_claimers_never_share_a_message(backend: Backend) {
     let store = store_for(&db).await;
     let now = t("2026-11-24T01:00:00Z");
     let mut tx = store.begin().await.unwrap();
-    for n in 0..200 {
-        let m = NewOutboxMessage {
+    let messages: Vec<_> = (0..200)
+        .map(|n| NewOutboxMessage {
             idempotency_key: format!("m{n}"),
             incident_id: None,
             sink: "hook".into(),
             payload: serde_json::json!({}),
             not_before: now,
-        };
-        tx.enqueue(&m).await.unwrap();
-    }
+        })
+        .collect();
+    tx.enqueue(&messages).await.unwrap();
     tx.commit().await.unwrap();
     let mut tasks = Vec::new();
     for w in 0..4 {

@@ -13,6 +13,8 @@ CREATE TABLE incidents (
     dedup_key       TEXT    NOT NULL,
     assignee        TEXT,
     occurrences     INTEGER NOT NULL,
+    -- Timeline entries recorded so far; the next entry's `seq` is event_count + 1.
+    event_count     INTEGER NOT NULL DEFAULT 0,
     labels          TEXT    NOT NULL,
     link            TEXT,
     created_at      INTEGER NOT NULL,
@@ -27,7 +29,7 @@ CREATE INDEX incidents_created_at ON incidents (created_at);
 -- Which incident collects the reports of a fault right now (one row per live dedup key).
 CREATE TABLE open_dedup (
     dedup_key   TEXT PRIMARY KEY,
-    incident_id INTEGER REFERENCES incidents (id)
+    incident_id INTEGER NOT NULL REFERENCES incidents (id)
 );
 
 -- Deliveries already taken, keyed by the sender's own ids, so re-deliveries change nothing.
@@ -47,14 +49,16 @@ CREATE TABLE ticket_counters (
 CREATE TABLE timeline (
     id          INTEGER PRIMARY KEY,
     incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    -- 1, 2, … per incident: names the entry in outbox idempotency keys.
+    seq         INTEGER NOT NULL,
     at          INTEGER NOT NULL,
     actor_kind  TEXT    NOT NULL,
     actor_id    TEXT,
     channel     TEXT    NOT NULL,
     kind        TEXT    NOT NULL,
-    detail      TEXT    NOT NULL
+    detail      TEXT    NOT NULL,
+    UNIQUE (incident_id, seq)
 );
-CREATE INDEX timeline_incident ON timeline (incident_id, id);
 
 CREATE TABLE timers (
     id          INTEGER PRIMARY KEY,

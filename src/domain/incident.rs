@@ -183,7 +183,7 @@ impl Action {
 }
 
 /// Durable timers an incident can have; at most one of each kind per incident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimerKind {
     AckReminder,
@@ -283,6 +283,9 @@ pub struct Incident {
     pub assignee: Option<PersonId>,
     /// How many reports or alerts of this fault arrived (the first one included).
     pub occurrences: u32,
+    /// How many timeline entries have been recorded; the next one is number `event_count + 1`.
+    /// Kept by the engine as it persists `Effect::Record`s.
+    pub event_count: u32,
     pub labels: BTreeMap<String, String>,
     pub link: Option<String>,
     pub created_at: Timestamp,
@@ -315,6 +318,7 @@ impl Incident {
             dedup_key: new.dedup_key,
             assignee: None,
             occurrences: 1,
+            event_count: 0,
             labels: new.labels,
             link: new.link,
             created_at: at,

@@ -2,6 +2,7 @@
 //! write transaction: load, decide (pure domain code), persist the incident and every effect —
 //! timeline entries, timers, dedup keys and the outbox messages that announce the change.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -11,14 +12,15 @@ use tracing::{Instrument, debug, info_span};
 
 use super::classify::Report;
 use super::clock::Clock;
+use super::writeset::WriteSet;
 use crate::config::Config;
 use crate::domain::{
-    Action, Actor, Channel, Context, DedupKey, Effect, Incident, IncidentId, NewIncident, TicketNo,
+    Action, Actor, Channel, Context, DedupKey, Incident, IncidentId, NewIncident, Status, TicketNo,
     TimelineEntry, TransitionError,
 };
 use crate::messages::Messages;
 use crate::metrics::Metrics;
-use crate::store::{DedupClaim, NewOutboxMessage, Receipt, SharedStore, StoreError, Tx};
+use crate::store::{NewOutboxMessage, ReceiptKey, SharedStore, StoreError};
 
 /// What intake did with one report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -125,115 +127,125 @@ impl IncidentService {
     /// Take a batch of reports in one transaction (group commit). All or nothing.
     pub async fn ingest(&self, reports: &[Report]) -> Result<Vec<IngestOutcome>, StoreError> {
         let now = self.clock.now();
-        let mut tx = self.store.begin_intake().await?;
-        let mut touched = Touched::default();
-        let mut outcomes = Vec::with_capacity(reports.len());
-        for report in reports {
-            outcomes.push(self.ingest_one(tx.as_mut(), report, now, &mut touched).await?);
+        let policy = &self.config.incidents.lifecycle;
+        let mut tx = self.store.begin().await?;
+
+        // What the store already knows: earlier deliveries, live dedup keys, their incidents.
+        let receipt_of = |r: &Report| {
+            r.occurrence_id
+                .as_ref()
+                .map(|o| ReceiptKey { source: r.source.clone(), occurrence_id: o.clone() })
+        };
+        let receipt_keys: Vec<ReceiptKey> = reports.iter().filter_map(receipt_of).collect();
+        let mut receipts =
+            if receipt_keys.is_empty() { HashMap::new() } else { tx.find_receipts(&receipt_keys).await? };
+        let keys: Vec<DedupKey> = reports.iter().map(|r| DedupKey::new(&r.source, &r.fingerprint)).collect();
+        let mut unique_keys = keys.clone();
+        unique_keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        unique_keys.dedup();
+        let holders = tx.dedup_holders(&unique_keys).await?;
+        let mut ws = WriteSet::default();
+        let wanted: Vec<IncidentId> =
+            holders.values().copied().chain(receipts.values().flatten().copied()).collect();
+        if !wanted.is_empty() {
+            ws.load(tx.lock_incidents(&wanted).await?);
         }
+        // A key whose incident no longer holds it (it should have been released) is taken over.
+        let mut holding: HashMap<DedupKey, IncidentId> = HashMap::new();
+        for (key, id) in holders {
+            match ws.get(id) {
+                Some(i) if i.status.holds_dedup_key() => {
+                    holding.insert(key, id);
+                }
+                _ => ws.release_stale_key(key, id),
+            }
+        }
+
+        // Reserve exactly as many ids and ticket numbers as the batch opens incidents.
+        let mut seen = receipts.keys().cloned().collect::<HashSet<_>>();
+        let mut will_hold: HashSet<&DedupKey> = holding.keys().collect();
+        let mut openings = 0u32;
+        for (report, key) in reports.iter().zip(&keys) {
+            if let Some(rk) = receipt_of(report) {
+                if !seen.insert(rk) {
+                    continue;
+                }
+            }
+            if !report.resolved && will_hold.insert(key) {
+                openings += 1;
+            }
+        }
+        let mut ids = Vec::new().into_iter();
+        let (mut next_seq, day) = (0, now.to_zoned_datetime(self.config.server.timezone.clone()).date());
+        if openings > 0 {
+            ids = tx.next_incident_ids(openings).await?.into_iter();
+            next_seq = tx.reserve_ticket_seqs(day, openings).await?;
+        }
+
+        let ctx = |r: &Report| Context {
+            at: now,
+            actor: Actor::Source(r.source.clone()),
+            channel: Channel::Webhook,
+        };
+        let mut outcomes = Vec::with_capacity(reports.len());
+        for (report, key) in reports.iter().zip(keys) {
+            let rk = receipt_of(report);
+            if let Some(rk) = &rk {
+                if let Some(earlier) = receipts.get(rk) {
+                    let incident = earlier.and_then(|id| ws.get(id));
+                    outcomes.push(IngestOutcome::of(Disposition::Duplicate, incident));
+                    continue;
+                }
+            }
+            let ctx = ctx(report);
+            let outcome = match (holding.get(&key).copied(), report.resolved) {
+                (None, true) => IngestOutcome::of(Disposition::Ignored, None),
+                (Some(id), resolved) => {
+                    let incident = ws.get_mut(id).expect("holders are loaded");
+                    let was_resolved = incident.status == Status::Resolved;
+                    let action = if resolved { Action::SourceRecovered } else { Action::Repeat };
+                    match incident.apply(action, &ctx, policy) {
+                        Ok(effects) => {
+                            let recorded = ws.apply_effects(id, effects, &ctx);
+                            self.announce(&mut ws, id, recorded);
+                            let disposition = match (resolved, was_resolved) {
+                                (true, _) => Disposition::Resolved,
+                                (false, true) => Disposition::Reopened,
+                                (false, false) => Disposition::Attached,
+                            };
+                            IngestOutcome::of(disposition, ws.get(id))
+                        }
+                        // A recovery for an incident already resolved by hand.
+                        Err(_) => IngestOutcome::of(Disposition::Ignored, ws.get(id)),
+                    }
+                }
+                (None, false) => {
+                    let id = ids
+                        .next()
+                        .ok_or_else(|| StoreError::Corrupt("fewer incident ids than openings".into()))?;
+                    let ticket = TicketNo::new(day, next_seq)
+                        .map_err(|e| StoreError::Corrupt(format!("ticket counter: {e}")))?;
+                    next_seq += 1;
+                    let (incident, effects) =
+                        Incident::open(id, ticket, new_incident(report, key.clone()), now, policy);
+                    ws.insert(incident);
+                    holding.insert(key, id);
+                    let recorded = ws.apply_effects(id, effects, &ctx);
+                    self.announce(&mut ws, id, recorded);
+                    IngestOutcome::of(Disposition::Created, ws.get(id))
+                }
+            };
+            if let Some(rk) = rk {
+                receipts.insert(rk.clone(), outcome.incident);
+                ws.receipt(rk, outcome.incident);
+            }
+            outcomes.push(outcome);
+        }
+        let touched = Touched { timers: ws.arms_timers(), outbox: ws.has_messages() };
+        ws.flush(tx.as_mut(), now).await?;
         tx.commit().await?;
         self.wake(touched);
         Ok(outcomes)
-    }
-
-    async fn ingest_one(
-        &self,
-        tx: &mut dyn Tx,
-        report: &Report,
-        now: Timestamp,
-        touched: &mut Touched,
-    ) -> Result<IngestOutcome, StoreError> {
-        if let Some(occurrence) = &report.occurrence_id
-            && let Receipt::Seen(incident) = tx.record_receipt(&report.source, occurrence, now).await?
-        {
-            let incident = match incident {
-                Some(id) => Some(tx.lock_incident(id).await?),
-                None => None,
-            };
-            return Ok(IngestOutcome::of(Disposition::Duplicate, incident.as_ref()));
-        }
-        let key = DedupKey::new(&report.source, &report.fingerprint);
-        let ctx = Context { at: now, actor: Actor::Source(report.source.clone()), channel: Channel::Webhook };
-        let outcome = if report.resolved {
-            self.recover(tx, &key, &ctx, touched).await?
-        } else {
-            self.open_or_attach(tx, report, &key, &ctx, touched).await?
-        };
-        if let (Some(occurrence), Some(incident)) = (&report.occurrence_id, outcome.incident) {
-            tx.link_receipt(&report.source, occurrence, incident).await?;
-        }
-        Ok(outcome)
-    }
-
-    async fn recover(
-        &self,
-        tx: &mut dyn Tx,
-        key: &DedupKey,
-        ctx: &Context,
-        touched: &mut Touched,
-    ) -> Result<IngestOutcome, StoreError> {
-        let Some(id) = tx.dedup_holder(key).await? else {
-            return Ok(IngestOutcome::of(Disposition::Ignored, None));
-        };
-        let mut incident = tx.lock_incident(id).await?;
-        match incident.apply(Action::SourceRecovered, ctx, &self.config.incidents.lifecycle) {
-            Ok(effects) => {
-                tx.save_incident(&incident).await?;
-                self.persist(tx, &incident, effects, ctx, touched).await?;
-                Ok(IngestOutcome::of(Disposition::Resolved, Some(&incident)))
-            }
-            Err(_) => Ok(IngestOutcome::of(Disposition::Ignored, Some(&incident))),
-        }
-    }
-
-    async fn open_or_attach(
-        &self,
-        tx: &mut dyn Tx,
-        report: &Report,
-        key: &DedupKey,
-        ctx: &Context,
-        touched: &mut Touched,
-    ) -> Result<IngestOutcome, StoreError> {
-        if let DedupClaim::HeldBy(id) = tx.claim_dedup(key).await? {
-            let mut incident = tx.lock_incident(id).await?;
-            let was_resolved = incident.status == crate::domain::Status::Resolved;
-            match incident.apply(Action::Repeat, ctx, &self.config.incidents.lifecycle) {
-                Ok(effects) => {
-                    tx.save_incident(&incident).await?;
-                    self.persist(tx, &incident, effects, ctx, touched).await?;
-                    let disposition =
-                        if was_resolved { Disposition::Reopened } else { Disposition::Attached };
-                    return Ok(IngestOutcome::of(disposition, Some(&incident)));
-                }
-                Err(_) => {
-                    // The key outlived its incident (it should have been released): take it over.
-                    tx.release_dedup(key, id).await?;
-                    if let DedupClaim::HeldBy(other) = tx.claim_dedup(key).await? {
-                        return Err(StoreError::Corrupt(format!("dedup key '{key}' is held by {other}")));
-                    }
-                }
-            }
-        }
-        let id = tx.next_incident_id().await?;
-        let day = ctx.at.to_zoned_datetime(self.config.server.timezone.clone()).date();
-        let ticket = TicketNo::new(day, tx.next_ticket_seq(day).await?)
-            .map_err(|e| StoreError::Corrupt(format!("ticket counter: {e}")))?;
-        let new = NewIncident {
-            title: report.title.clone(),
-            description: report.description.clone(),
-            severity: report.severity,
-            system: report.system.clone(),
-            unit: report.unit.clone(),
-            source: report.source.clone(),
-            dedup_key: key.clone(),
-            labels: report.labels.clone(),
-            link: report.link.clone(),
-        };
-        let (incident, effects) = Incident::open(id, ticket, new, ctx.at, &self.config.incidents.lifecycle);
-        tx.insert_incident(&incident).await?;
-        tx.bind_dedup(key, id).await?;
-        self.persist(tx, &incident, effects, ctx, touched).await?;
-        Ok(IngestOutcome::of(Disposition::Created, Some(&incident)))
     }
 
     /// A person (or the CLI) acts on an incident.
@@ -254,11 +266,17 @@ impl IncidentService {
             }
             let ctx = Context { at: self.clock.now(), actor, channel };
             let mut tx = self.store.begin().await?;
-            let mut incident = tx.lock_incident_by_ticket(ticket).await?.ok_or(ActError::NotFound(ticket))?;
-            let effects = incident.apply(action, &ctx, &self.config.incidents.lifecycle)?;
-            let mut touched = Touched::default();
-            tx.save_incident(&incident).await?;
-            self.persist(tx.as_mut(), &incident, effects, &ctx, &mut touched).await?;
+            let incident = tx.lock_incident_by_ticket(ticket).await?.ok_or(ActError::NotFound(ticket))?;
+            let id = incident.id;
+            let mut ws = WriteSet::default();
+            ws.load(vec![incident]);
+            let effects =
+                ws.get_mut(id).expect("just loaded").apply(action, &ctx, &self.config.incidents.lifecycle)?;
+            let recorded = ws.apply_effects(id, effects, &ctx);
+            self.announce(&mut ws, id, recorded);
+            let incident = ws.get(id).expect("tracked").clone();
+            let touched = Touched { timers: ws.arms_timers(), outbox: ws.has_messages() };
+            ws.flush(tx.as_mut(), ctx.at).await?;
             tx.commit().await?;
             self.wake(touched);
             Ok(incident)
@@ -272,102 +290,79 @@ impl IncidentService {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let due = tx.take_due_timers(now, limit).await?;
-        let mut touched = Touched::default();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut ws = WriteSet::default();
+        ws.load(tx.lock_incidents(&due.iter().map(|t| t.incident_id).collect::<Vec<_>>()).await?);
+        let ctx = Context { at: now, actor: Actor::System, channel: Channel::Timer };
         for timer in &due {
-            let mut incident = tx.lock_incident(timer.incident_id).await?;
+            let Some(incident) = ws.get_mut(timer.incident_id) else { continue };
             let span = info_span!("timer", incident = %incident.ticket, kind = timer.kind.as_str());
+            let _entered = span.enter();
             self.metrics.timer_fired(now.duration_since(timer.due_at));
-            let ctx = Context { at: now, actor: Actor::System, channel: Channel::Timer };
             match incident.apply(timer.kind.action(), &ctx, &self.config.incidents.lifecycle) {
                 Ok(effects) => {
-                    tx.save_incident(&incident).instrument(span.clone()).await?;
-                    self.persist(tx.as_mut(), &incident, effects, &ctx, &mut touched)
-                        .instrument(span)
-                        .await?;
+                    let recorded = ws.apply_effects(timer.incident_id, effects, &ctx);
+                    self.announce(&mut ws, timer.incident_id, recorded);
                 }
                 // The incident moved on since the timer was armed (e.g. acknowledged meanwhile).
-                Err(e) => span.in_scope(|| debug!("stale timer: {e}")),
+                Err(e) => debug!("stale timer: {e}"),
             }
         }
+        let touched = Touched { timers: ws.arms_timers(), outbox: ws.has_messages() };
+        ws.flush(tx.as_mut(), now).await?;
         tx.commit().await?;
         self.wake(touched);
         Ok(due.len())
     }
 
-    async fn persist(
-        &self,
-        tx: &mut dyn Tx,
-        incident: &Incident,
-        effects: Vec<Effect>,
-        ctx: &Context,
-        touched: &mut Touched,
-    ) -> Result<(), StoreError> {
-        for effect in effects {
-            match effect {
-                Effect::Record(event) => {
-                    let entry =
-                        TimelineEntry { at: ctx.at, actor: ctx.actor.clone(), channel: ctx.channel, event };
-                    let entry_id = tx.append_timeline(incident.id, &entry).await?;
-                    touched.outbox |= self.announce(tx, incident, entry_id, &entry).await?;
-                }
-                Effect::ArmTimer { kind, due } => {
-                    tx.arm_timer(incident.id, kind, due, ctx.at).await?;
-                    touched.timers = true;
-                }
-                Effect::CancelTimer(kind) => tx.cancel_timer(incident.id, kind).await?,
-                Effect::ReleaseDedup => tx.release_dedup(&incident.dedup_key, incident.id).await?,
-                Effect::ClaimDedup => {
-                    if tx.claim_dedup(&incident.dedup_key).await? == DedupClaim::Claimed {
-                        tx.bind_dedup(&incident.dedup_key, incident.id).await?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Queue the notifications a timeline entry causes, one per interested sink.
-    async fn announce(
-        &self,
-        tx: &mut dyn Tx,
-        incident: &Incident,
-        entry_id: i64,
-        entry: &TimelineEntry,
-    ) -> Result<bool, StoreError> {
-        let mut any = false;
+    /// Queue the notifications that new timeline entries cause, one per interested sink.
+    fn announce(&self, ws: &mut WriteSet, id: IncidentId, recorded: Vec<(u32, TimelineEntry)>) {
+        let Some(incident) = ws.get(id) else { return };
         let url = self.incident_url(incident.ticket);
-        for sink in self.config.sinks.iter().filter(|s| s.wants(&entry.event, incident.severity)) {
-            let actor = self.actor_name(&entry.actor);
-            let text =
-                self.messages.event_text(incident, self.system_name(incident), &url, &entry.event, &actor);
-            let payload = serde_json::json!({
-                "event": entry.event.name(),
-                "ticket": incident.ticket,
-                "severity": incident.severity,
-                "severity_label": self.messages.severity(incident.severity),
-                "status": incident.status,
-                "status_label": self.messages.status(incident.status),
-                "title": incident.title,
-                "system": incident.system,
-                "unit": incident.unit,
-                "assignee": incident.assignee,
-                "actor": actor,
-                "at": entry.at,
-                "url": url,
-                "text": text,
-                "detail": entry.event,
-            });
-            any |= tx
-                .enqueue(&NewOutboxMessage {
-                    idempotency_key: format!("timeline:{entry_id}:sink:{}", sink.name),
+        let mut messages = Vec::new();
+        for (seq, entry) in recorded {
+            for sink in self.config.sinks.iter().filter(|s| s.wants(&entry.event, incident.severity)) {
+                let actor = self.actor_name(&entry.actor);
+                let text = self.messages.event_text(
+                    incident,
+                    self.system_name(incident),
+                    &url,
+                    &entry.event,
+                    &actor,
+                );
+                let payload = serde_json::json!({
+                    "event": entry.event.name(),
+                    "ticket": incident.ticket,
+                    "severity": incident.severity,
+                    "severity_label": self.messages.severity(incident.severity),
+                    "status": incident.status,
+                    "status_label": self.messages.status(incident.status),
+                    "title": incident.title,
+                    "system": incident.system,
+                    "unit": incident.unit,
+                    "assignee": incident.assignee,
+                    "actor": actor,
+                    "at": entry.at,
+                    "url": url,
+                    "text": text,
+                    "detail": entry.event,
+                });
+                messages.push(NewOutboxMessage {
+                    // The incident and its event number name the message: a retry or another
+                    // instance can never queue it twice.
+                    idempotency_key: format!("incident:{}:event:{seq}:sink:{}", incident.id, sink.name),
                     incident_id: Some(incident.id),
                     sink: sink.name.clone(),
                     payload,
                     not_before: entry.at,
-                })
-                .await?;
+                });
+            }
         }
-        Ok(any)
+        for m in messages {
+            ws.enqueue(m);
+        }
     }
 
     pub fn system_name(&self, incident: &Incident) -> Option<&str> {
@@ -391,5 +386,19 @@ impl IncidentService {
         if touched.outbox {
             self.wakeups.outbox.notify_one();
         }
+    }
+}
+
+fn new_incident(report: &Report, dedup_key: DedupKey) -> NewIncident {
+    NewIncident {
+        title: report.title.clone(),
+        description: report.description.clone(),
+        severity: report.severity,
+        system: report.system.clone(),
+        unit: report.unit.clone(),
+        source: report.source.clone(),
+        dedup_key,
+        labels: report.labels.clone(),
+        link: report.link.clone(),
     }
 }

@@ -8,6 +8,7 @@ pub mod intake;
 pub mod outbox;
 pub mod sinks;
 pub mod timers;
+mod writeset;
 
 pub use classify::{Report, report_from_alert};
 pub use clock::{Clock, ManualClock, SystemClock};

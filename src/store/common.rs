@@ -1,7 +1,7 @@
 // The SQL both backends share. This file is compiled once inside `store::sqlite` and once inside
 // `store::postgres` (see their `#[path]` attributes); `Db` and `dialect` come from the includer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp, civil::Date};
@@ -13,12 +13,13 @@ use crate::domain::{
     TimelineEntry, TimerKind,
 };
 use crate::store::{
-    Backend, DedupClaim, DueTimer, IncidentFilter, NewOutboxMessage, OutboxMessage, OutboxStatus, Receipt,
-    Store, StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
+    Backend, DueTimer, IncidentFilter, NewOutboxMessage, OutboxMessage, OutboxStatus, ReceiptKey, Store,
+    StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
 };
 
 const INCIDENT_COLUMNS: &str = "id, ticket, title, description, status, severity, system_id, unit_id, source, \
-     dedup_key, assignee, occurrences, labels, link, created_at, updated_at, acknowledged_at, resolved_at, closed_at";
+     dedup_key, assignee, occurrences, event_count, labels, link, created_at, updated_at, acknowledged_at, \
+     resolved_at, closed_at";
 
 const OUTBOX_COLUMNS: &str = "id, idempotency_key, incident_id, sink, payload, status, attempts, next_attempt_at, \
      last_error, created_at, sent_at";
@@ -37,6 +38,7 @@ struct IncidentRow {
     dedup_key: String,
     assignee: Option<String>,
     occurrences: i64,
+    event_count: i64,
     labels: String,
     link: Option<String>,
     created_at: i64,
@@ -60,6 +62,8 @@ impl IncidentRow {
                 .ok_or_else(|| corrupt("severity", &self.severity))?,
             labels: serde_json::from_str::<BTreeMap<String, String>>(&self.labels)
                 .map_err(|_| corrupt("labels", &self.labels))?,
+            event_count: u32::try_from(self.event_count)
+                .map_err(|_| corrupt("event_count", &self.event_count))?,
             occurrences: u32::try_from(self.occurrences)
                 .map_err(|_| corrupt("occurrences", &self.occurrences))?,
             title: self.title,
@@ -166,13 +170,8 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = dialect::begin_write(&self.writer).await?;
-        Ok(Box::new(SqlTx { tx }))
-    }
-
-    async fn begin_intake(&self) -> StoreResult<Box<dyn Tx>> {
         let mut tx = dialect::begin_write(&self.writer).await?;
-        if let Some(lock) = dialect::INTAKE_LOCK {
+        if let Some(lock) = dialect::WRITE_LOCK {
             sqlx::query(lock).execute(&mut *tx).await?;
         }
         Ok(Box::new(SqlTx { tx }))
@@ -363,158 +362,154 @@ impl Store for SqlStore {
     }
 }
 
+/// Rows per multi-row statement: well under SQLite's 32766 and PostgreSQL's 65535 parameters.
+fn chunk_rows(params_per_row: usize) -> usize {
+    (30_000 / params_per_row).max(1)
+}
+
 #[async_trait]
 impl Tx for SqlTx {
-    async fn record_receipt(
+    async fn find_receipts(
         &mut self,
-        source: &str,
-        occurrence_id: &str,
-        at: Timestamp,
-    ) -> StoreResult<Receipt> {
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO intake_receipts (source, occurrence_id, received_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (source, occurrence_id) DO NOTHING RETURNING received_at",
-        )
-        .bind(source)
-        .bind(occurrence_id)
-        .bind(ms(at))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        if inserted.is_some() {
-            return Ok(Receipt::New);
+        keys: &[ReceiptKey],
+    ) -> StoreResult<HashMap<ReceiptKey, Option<IncidentId>>> {
+        let mut by_source: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for k in keys {
+            by_source.entry(k.source.as_str()).or_default().push(k.occurrence_id.as_str());
         }
-        let incident: Option<i64> = sqlx::query_scalar(
-            "SELECT incident_id FROM intake_receipts WHERE source = $1 AND occurrence_id = $2",
-        )
-        .bind(source)
-        .bind(occurrence_id)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(Receipt::Seen(incident.map(IncidentId)))
-    }
-
-    async fn link_receipt(
-        &mut self,
-        source: &str,
-        occurrence_id: &str,
-        incident: IncidentId,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE intake_receipts SET incident_id = $1 WHERE source = $2 AND occurrence_id = $3")
-            .bind(incident.0)
-            .bind(source)
-            .bind(occurrence_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn claim_dedup(&mut self, key: &DedupKey) -> StoreResult<DedupClaim> {
-        // Insert-first: on PostgreSQL a concurrent claimant waits here for the other transaction and
-        // then sees its row, so two instances never open two incidents for one fault.
-        let claimed: Option<String> = sqlx::query_scalar(
-            "INSERT INTO open_dedup (dedup_key, incident_id) VALUES ($1, NULL) \
-             ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key",
-        )
-        .bind(key.as_str())
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        if claimed.is_some() {
-            return Ok(DedupClaim::Claimed);
-        }
-        let holder: Option<i64> =
-            sqlx::query_scalar("SELECT incident_id FROM open_dedup WHERE dedup_key = $1")
-                .bind(key.as_str())
-                .fetch_one(&mut *self.tx)
-                .await?;
-        match holder {
-            Some(id) => Ok(DedupClaim::HeldBy(IncidentId(id))),
-            // A claim is always bound in the transaction that made it; an unbound row is a bug.
-            None => {
-                Err(StoreError::Corrupt(format!("dedup key '{key}' is claimed but bound to no incident")))
+        let mut found = HashMap::new();
+        for (source, ids) in by_source {
+            for chunk in ids.chunks(chunk_rows(1)) {
+                let mut q: QueryBuilder<Db> = QueryBuilder::new(
+                    "SELECT occurrence_id, incident_id FROM intake_receipts WHERE source = ",
+                );
+                q.push_bind(source).push(" AND occurrence_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                let rows: Vec<(String, Option<i64>)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+                for (occurrence_id, incident) in rows {
+                    found.insert(
+                        ReceiptKey { source: source.to_string(), occurrence_id },
+                        incident.map(IncidentId),
+                    );
+                }
             }
         }
+        Ok(found)
     }
 
-    async fn dedup_holder(&mut self, key: &DedupKey) -> StoreResult<Option<IncidentId>> {
-        let holder: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT incident_id FROM open_dedup WHERE dedup_key = $1")
+    async fn insert_receipts(
+        &mut self,
+        rows: &[(ReceiptKey, Option<IncidentId>)],
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        for chunk in rows.chunks(chunk_rows(4)) {
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(
+                "INSERT INTO intake_receipts (source, occurrence_id, incident_id, received_at) ",
+            );
+            q.push_values(chunk, |mut b, (key, incident)| {
+                b.push_bind(key.source.clone())
+                    .push_bind(key.occurrence_id.clone())
+                    .push_bind(incident.map(|i| i.0))
+                    .push_bind(ms(at));
+            });
+            q.push(" ON CONFLICT (source, occurrence_id) DO NOTHING");
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn dedup_holders(&mut self, keys: &[DedupKey]) -> StoreResult<HashMap<DedupKey, IncidentId>> {
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(chunk_rows(1)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new("SELECT dedup_key, incident_id FROM open_dedup WHERE dedup_key IN (");
+            let mut list = q.separated(", ");
+            for k in chunk {
+                list.push_bind(k.as_str());
+            }
+            q.push(")");
+            let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            found.extend(rows.into_iter().map(|(k, id)| (DedupKey::from_stored(k), IncidentId(id))));
+        }
+        Ok(found)
+    }
+
+    async fn claim_dedups(&mut self, claims: &[(DedupKey, IncidentId)]) -> StoreResult<Vec<DedupKey>> {
+        let mut taken = std::collections::HashSet::new();
+        for chunk in claims.chunks(chunk_rows(2)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new("INSERT INTO open_dedup (dedup_key, incident_id) ");
+            q.push_values(chunk, |mut b, (key, id)| {
+                b.push_bind(key.as_str().to_string()).push_bind(id.0);
+            });
+            q.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key");
+            let inserted: Vec<String> = q.build_query_scalar().fetch_all(&mut *self.tx).await?;
+            taken.extend(inserted);
+        }
+        Ok(claims.iter().filter(|(k, _)| !taken.contains(k.as_str())).map(|(k, _)| k.clone()).collect())
+    }
+
+    async fn release_dedups(&mut self, releases: &[(DedupKey, IncidentId)]) -> StoreResult<()> {
+        for (key, incident) in releases {
+            sqlx::query("DELETE FROM open_dedup WHERE dedup_key = $1 AND incident_id = $2")
                 .bind(key.as_str())
-                .fetch_optional(&mut *self.tx)
+                .bind(incident.0)
+                .execute(&mut *self.tx)
                 .await?;
-        Ok(holder.flatten().map(IncidentId))
-    }
-
-    async fn bind_dedup(&mut self, key: &DedupKey, incident: IncidentId) -> StoreResult<()> {
-        sqlx::query("UPDATE open_dedup SET incident_id = $1 WHERE dedup_key = $2")
-            .bind(incident.0)
-            .bind(key.as_str())
-            .execute(&mut *self.tx)
-            .await?;
+        }
         Ok(())
     }
 
-    async fn release_dedup(&mut self, key: &DedupKey, incident: IncidentId) -> StoreResult<()> {
-        sqlx::query("DELETE FROM open_dedup WHERE dedup_key = $1 AND incident_id = $2")
-            .bind(key.as_str())
-            .bind(incident.0)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn next_ticket_seq(&mut self, day: Date) -> StoreResult<u32> {
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO ticket_counters (day, last_seq) VALUES ($1, 1) \
-             ON CONFLICT (day) DO UPDATE SET last_seq = ticket_counters.last_seq + 1 RETURNING last_seq",
+    async fn reserve_ticket_seqs(&mut self, day: Date, count: u32) -> StoreResult<u32> {
+        let last: i64 = sqlx::query_scalar(
+            "INSERT INTO ticket_counters (day, last_seq) VALUES ($1, $2) \
+             ON CONFLICT (day) DO UPDATE SET last_seq = ticket_counters.last_seq + $2 RETURNING last_seq",
         )
         .bind(TicketNo::day_key(day))
+        .bind(i64::from(count))
         .fetch_one(&mut *self.tx)
         .await?;
-        u32::try_from(seq).map_err(|_| StoreError::Corrupt(format!("ticket counter {seq}")))
+        u32::try_from(last - i64::from(count) + 1)
+            .map_err(|_| StoreError::Corrupt(format!("ticket counter {last}")))
     }
 
-    async fn next_incident_id(&mut self) -> StoreResult<IncidentId> {
-        let id: i64 = sqlx::query_scalar(dialect::NEXT_INCIDENT_ID).fetch_one(&mut *self.tx).await?;
-        Ok(IncidentId(id))
+    async fn next_incident_ids(&mut self, count: u32) -> StoreResult<Vec<IncidentId>> {
+        Ok(dialect::next_incident_ids(&mut self.tx, count).await?.into_iter().map(IncidentId).collect())
     }
 
-    async fn insert_incident(&mut self, i: &Incident) -> StoreResult<()> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "INSERT INTO incidents ({INCIDENT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-        ));
-        sqlx::query(sql)
-            .bind(i.id.0)
-            .bind(i.ticket.to_string())
-            .bind(&i.title)
-            .bind(&i.description)
-            .bind(i.status.as_str())
-            .bind(i64::from(i.severity.level()))
-            .bind(&i.system)
-            .bind(&i.unit)
-            .bind(&i.source)
-            .bind(i.dedup_key.as_str())
-            .bind(i.assignee.as_ref().map(|p| p.0.clone()))
-            .bind(i64::from(i.occurrences))
-            .bind(labels_json(&i.labels))
-            .bind(&i.link)
-            .bind(ms(i.created_at))
-            .bind(ms(i.updated_at))
-            .bind(i.acknowledged_at.map(ms))
-            .bind(i.resolved_at.map(ms))
-            .bind(i.closed_at.map(ms))
-            .execute(&mut *self.tx)
-            .await?;
+    async fn insert_incidents(&mut self, incidents: &[Incident]) -> StoreResult<()> {
+        for chunk in incidents.chunks(chunk_rows(INCIDENT_FIELDS)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new(format!("INSERT INTO incidents ({INCIDENT_COLUMNS}) "));
+            q.push_values(chunk, |b, i| bind_incident(b, i));
+            q.build().execute(&mut *self.tx).await?;
+        }
         Ok(())
     }
 
-    async fn lock_incident(&mut self, id: IncidentId) -> StoreResult<Incident> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1{}",
-            dialect::FOR_UPDATE
-        ));
-        let row: Option<IncidentRow> = sqlx::query_as(sql).bind(id.0).fetch_optional(&mut *self.tx).await?;
-        row.ok_or_else(|| StoreError::NotFound(format!("incident {id}")))?.into_domain()
+    async fn lock_incidents(&mut self, ids: &[IncidentId]) -> StoreResult<Vec<Incident>> {
+        let mut sorted: Vec<i64> = ids.iter().map(|i| i.0).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut out = Vec::with_capacity(sorted.len());
+        for chunk in sorted.chunks(chunk_rows(1)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id IN ("));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY id").push(dialect::FOR_UPDATE);
+            let rows: Vec<IncidentRow> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            for row in rows {
+                out.push(row.into_domain()?);
+            }
+        }
+        Ok(out)
     }
 
     async fn lock_incident_by_ticket(&mut self, ticket: TicketNo) -> StoreResult<Option<Incident>> {
@@ -527,79 +522,69 @@ impl Tx for SqlTx {
         row.map(IncidentRow::into_domain).transpose()
     }
 
-    async fn save_incident(&mut self, i: &Incident) -> StoreResult<()> {
-        let r = sqlx::query(
-            "UPDATE incidents SET title = $1, description = $2, status = $3, severity = $4, system_id = $5, \
-             unit_id = $6, assignee = $7, occurrences = $8, labels = $9, link = $10, updated_at = $11, \
-             acknowledged_at = $12, resolved_at = $13, closed_at = $14 WHERE id = $15",
-        )
-        .bind(&i.title)
-        .bind(&i.description)
-        .bind(i.status.as_str())
-        .bind(i64::from(i.severity.level()))
-        .bind(&i.system)
-        .bind(&i.unit)
-        .bind(i.assignee.as_ref().map(|p| p.0.clone()))
-        .bind(i64::from(i.occurrences))
-        .bind(labels_json(&i.labels))
-        .bind(&i.link)
-        .bind(ms(i.updated_at))
-        .bind(i.acknowledged_at.map(ms))
-        .bind(i.resolved_at.map(ms))
-        .bind(i.closed_at.map(ms))
-        .bind(i.id.0)
-        .execute(&mut *self.tx)
-        .await?;
-        if r.rows_affected() != 1 {
-            return Err(StoreError::NotFound(format!("incident {}", i.id)));
+    async fn save_incidents(&mut self, incidents: &[Incident]) -> StoreResult<()> {
+        for chunk in incidents.chunks(chunk_rows(INCIDENT_FIELDS)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new(format!("INSERT INTO incidents ({INCIDENT_COLUMNS}) "));
+            q.push_values(chunk, |b, i| bind_incident(b, i));
+            q.push(
+                " ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, \
+                 status = excluded.status, severity = excluded.severity, system_id = excluded.system_id, \
+                 unit_id = excluded.unit_id, assignee = excluded.assignee, occurrences = excluded.occurrences, \
+                 event_count = excluded.event_count, labels = excluded.labels, link = excluded.link, \
+                 updated_at = excluded.updated_at, acknowledged_at = excluded.acknowledged_at, \
+                 resolved_at = excluded.resolved_at, closed_at = excluded.closed_at",
+            );
+            q.build().execute(&mut *self.tx).await?;
         }
         Ok(())
     }
 
-    async fn append_timeline(&mut self, incident: IncidentId, e: &TimelineEntry) -> StoreResult<i64> {
-        let detail = serde_json::to_string(&e.event).expect("events always serialize");
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO timeline (incident_id, at, actor_kind, actor_id, channel, kind, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(incident.0)
-        .bind(ms(e.at))
-        .bind(e.actor.kind())
-        .bind(e.actor.id())
-        .bind(e.channel.as_str())
-        .bind(e.event.name())
-        .bind(detail)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(id)
-    }
-
-    async fn arm_timer(
-        &mut self,
-        incident: IncidentId,
-        kind: TimerKind,
-        due: Timestamp,
-        now: Timestamp,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO timers (incident_id, kind, due_at, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at",
-        )
-        .bind(incident.0)
-        .bind(kind.as_str())
-        .bind(ms(due))
-        .bind(ms(now))
-        .execute(&mut *self.tx)
-        .await?;
+    async fn append_timeline(&mut self, entries: &[(IncidentId, u32, TimelineEntry)]) -> StoreResult<()> {
+        for chunk in entries.chunks(chunk_rows(8)) {
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(
+                "INSERT INTO timeline (incident_id, seq, at, actor_kind, actor_id, channel, kind, detail) ",
+            );
+            q.push_values(chunk, |mut b, (incident, seq, e)| {
+                b.push_bind(incident.0)
+                    .push_bind(i64::from(*seq))
+                    .push_bind(ms(e.at))
+                    .push_bind(e.actor.kind())
+                    .push_bind(e.actor.id().map(str::to_string))
+                    .push_bind(e.channel.as_str())
+                    .push_bind(e.event.name())
+                    .push_bind(serde_json::to_string(&e.event).expect("events always serialize"));
+            });
+            q.build().execute(&mut *self.tx).await?;
+        }
         Ok(())
     }
 
-    async fn cancel_timer(&mut self, incident: IncidentId, kind: TimerKind) -> StoreResult<()> {
-        sqlx::query("DELETE FROM timers WHERE incident_id = $1 AND kind = $2")
-            .bind(incident.0)
-            .bind(kind.as_str())
-            .execute(&mut *self.tx)
-            .await?;
+    async fn arm_timers(
+        &mut self,
+        timers: &[(IncidentId, TimerKind, Timestamp)],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        for chunk in timers.chunks(chunk_rows(4)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new("INSERT INTO timers (incident_id, kind, due_at, created_at) ");
+            q.push_values(chunk, |mut b, (incident, kind, due)| {
+                b.push_bind(incident.0).push_bind(kind.as_str()).push_bind(ms(*due)).push_bind(ms(now));
+            });
+            q.push(" ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at");
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn cancel_timers(&mut self, timers: &[(IncidentId, TimerKind)]) -> StoreResult<()> {
+        for (incident, kind) in timers {
+            sqlx::query("DELETE FROM timers WHERE incident_id = $1 AND kind = $2")
+                .bind(incident.0)
+                .bind(kind.as_str())
+                .execute(&mut *self.tx)
+                .await?;
+        }
         Ok(())
     }
 
@@ -623,23 +608,56 @@ impl Tx for SqlTx {
         Ok(timers)
     }
 
-    async fn enqueue(&mut self, m: &NewOutboxMessage) -> StoreResult<bool> {
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO outbox (idempotency_key, incident_id, sink, payload, status, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        )
-        .bind(&m.idempotency_key)
-        .bind(m.incident_id.map(|i| i.0))
-        .bind(&m.sink)
-        .bind(m.payload.to_string())
-        .bind(ms(m.not_before))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(inserted.is_some())
+    async fn enqueue(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize> {
+        let mut added = 0;
+        for chunk in messages.chunks(chunk_rows(7)) {
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(
+                "INSERT INTO outbox (idempotency_key, incident_id, sink, payload, status, attempts, next_attempt_at, created_at) ",
+            );
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(m.idempotency_key.clone())
+                    .push_bind(m.incident_id.map(|i| i.0))
+                    .push_bind(m.sink.clone())
+                    .push_bind(m.payload.to_string())
+                    .push("'pending'")
+                    .push("0")
+                    .push_bind(ms(m.not_before))
+                    .push_bind(ms(m.not_before));
+            });
+            q.push(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id");
+            let ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *self.tx).await?;
+            added += ids.len();
+        }
+        Ok(added)
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+const INCIDENT_FIELDS: usize = 20;
+
+fn bind_incident(mut b: sqlx::query_builder::Separated<'_, Db, &'static str>, i: &Incident) {
+    b.push_bind(i.id.0)
+        .push_bind(i.ticket.to_string())
+        .push_bind(i.title.clone())
+        .push_bind(i.description.clone())
+        .push_bind(i.status.as_str())
+        .push_bind(i64::from(i.severity.level()))
+        .push_bind(i.system.clone())
+        .push_bind(i.unit.clone())
+        .push_bind(i.source.clone())
+        .push_bind(i.dedup_key.as_str().to_string())
+        .push_bind(i.assignee.as_ref().map(|p| p.0.clone()))
+        .push_bind(i64::from(i.occurrences))
+        .push_bind(i64::from(i.event_count))
+        .push_bind(labels_json(&i.labels))
+        .push_bind(i.link.clone())
+        .push_bind(ms(i.created_at))
+        .push_bind(ms(i.updated_at))
+        .push_bind(i.acknowledged_at.map(ms))
+        .push_bind(i.resolved_at.map(ms))
+        .push_bind(i.closed_at.map(ms));
 }

@@ -8,7 +8,7 @@
 mod postgres;
 mod sqlite;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -80,24 +80,6 @@ impl From<sqlx::Error> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// The outcome of recording a delivery by the sender's own id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Receipt {
-    /// First time seen.
-    New,
-    /// Seen before; the incident it went to, if any.
-    Seen(Option<IncidentId>),
-}
-
-/// The outcome of claiming a dedup key for a new incident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DedupClaim {
-    /// Nobody held it: the caller now does (and must bind it to the incident it opens).
-    Claimed,
-    /// This incident collects the fault's reports.
-    HeldBy(IncidentId),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueTimer {
@@ -188,13 +170,12 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
-    /// A write transaction. On SQLite it holds the one writer connection until commit or drop,
-    /// so keep it short and never do network I/O inside.
+    /// A write transaction. Write transactions run one at a time: on SQLite they hold the one
+    /// writer connection, on PostgreSQL a transaction-scoped advisory lock, so that instances take
+    /// dedup keys and ticket numbers in turn and never deadlock on each other. Keep them short and
+    /// never do network I/O inside; batch work into them instead. (Outbox claims need no
+    /// transaction: they are single statements.)
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
-    /// A write transaction for intake: on PostgreSQL it also takes a transaction-scoped advisory
-    /// lock, so intake batches of all instances take dedup keys and ticket numbers one batch at a
-    /// time and can never deadlock on each other. (SQLite's single writer does this anyway.)
-    async fn begin_intake(&self) -> StoreResult<Box<dyn Tx>>;
 
     async fn incident_by_ticket(&self, ticket: TicketNo) -> StoreResult<Option<Incident>>;
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
@@ -224,55 +205,60 @@ pub trait Store: Send + Sync + 'static {
     async fn stats(&self, now: Timestamp) -> StoreResult<StoreStats>;
 }
 
-/// One write transaction. Dropping it without `commit` rolls everything back.
+/// A delivery already taken, by the sender's own id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReceiptKey {
+    pub source: String,
+    pub occurrence_id: String,
+}
+
+/// One write transaction. The methods take whole sets of rows so that a batch of reports costs a
+/// fixed number of statements, however large it is. Dropping it without `commit` rolls back.
 #[async_trait]
 pub trait Tx: Send {
-    async fn record_receipt(
+    /// Which of these deliveries were taken before, and the incident each went to.
+    async fn find_receipts(
         &mut self,
-        source: &str,
-        occurrence_id: &str,
+        keys: &[ReceiptKey],
+    ) -> StoreResult<HashMap<ReceiptKey, Option<IncidentId>>>;
+    async fn insert_receipts(
+        &mut self,
+        rows: &[(ReceiptKey, Option<IncidentId>)],
         at: Timestamp,
-    ) -> StoreResult<Receipt>;
-    async fn link_receipt(
-        &mut self,
-        source: &str,
-        occurrence_id: &str,
-        incident: IncidentId,
     ) -> StoreResult<()>;
 
-    async fn claim_dedup(&mut self, key: &DedupKey) -> StoreResult<DedupClaim>;
-    /// Which incident collects the fault's reports, without claiming the key.
-    async fn dedup_holder(&mut self, key: &DedupKey) -> StoreResult<Option<IncidentId>>;
-    async fn bind_dedup(&mut self, key: &DedupKey, incident: IncidentId) -> StoreResult<()>;
-    /// Let go of the key, if this incident holds it.
-    async fn release_dedup(&mut self, key: &DedupKey, incident: IncidentId) -> StoreResult<()>;
+    /// Which incident collects each fault's reports now (keys nobody holds are absent).
+    async fn dedup_holders(&mut self, keys: &[DedupKey]) -> StoreResult<HashMap<DedupKey, IncidentId>>;
+    /// Let these incidents take these keys; returns the keys that were already held by someone.
+    async fn claim_dedups(&mut self, claims: &[(DedupKey, IncidentId)]) -> StoreResult<Vec<DedupKey>>;
+    /// Let go of keys, each only if that incident holds it.
+    async fn release_dedups(&mut self, releases: &[(DedupKey, IncidentId)]) -> StoreResult<()>;
 
-    /// The next ticket sequence number of that local day (1, 2, …), never handed out twice.
-    async fn next_ticket_seq(&mut self, day: Date) -> StoreResult<u32>;
-    async fn next_incident_id(&mut self) -> StoreResult<IncidentId>;
-    async fn insert_incident(&mut self, incident: &Incident) -> StoreResult<()>;
-    /// Load and lock an incident for the rest of the transaction.
-    async fn lock_incident(&mut self, id: IncidentId) -> StoreResult<Incident>;
+    /// Reserve `count` ticket sequence numbers of that local day; returns the first. Never handed out twice.
+    async fn reserve_ticket_seqs(&mut self, day: Date, count: u32) -> StoreResult<u32>;
+    async fn next_incident_ids(&mut self, count: u32) -> StoreResult<Vec<IncidentId>>;
+    async fn insert_incidents(&mut self, incidents: &[Incident]) -> StoreResult<()>;
+    /// Load and lock incidents for the rest of the transaction (in id order, so that two
+    /// transactions never wait on each other in a cycle). Missing ids are absent from the result.
+    async fn lock_incidents(&mut self, ids: &[IncidentId]) -> StoreResult<Vec<Incident>>;
     async fn lock_incident_by_ticket(&mut self, ticket: TicketNo) -> StoreResult<Option<Incident>>;
-    async fn save_incident(&mut self, incident: &Incident) -> StoreResult<()>;
-    /// Returns the entry's id (used in idempotency keys of the messages it causes).
-    async fn append_timeline(&mut self, incident: IncidentId, entry: &TimelineEntry) -> StoreResult<i64>;
+    async fn save_incidents(&mut self, incidents: &[Incident]) -> StoreResult<()>;
+    /// Entries with their per-incident sequence numbers (unique per incident).
+    async fn append_timeline(&mut self, entries: &[(IncidentId, u32, TimelineEntry)]) -> StoreResult<()>;
 
-    /// Arm (or move) the incident's timer of that kind.
-    async fn arm_timer(
+    /// Arm (or move) timers; at most one per incident and kind.
+    async fn arm_timers(
         &mut self,
-        incident: IncidentId,
-        kind: TimerKind,
-        due: Timestamp,
+        timers: &[(IncidentId, TimerKind, Timestamp)],
         now: Timestamp,
     ) -> StoreResult<()>;
-    async fn cancel_timer(&mut self, incident: IncidentId, kind: TimerKind) -> StoreResult<()>;
+    async fn cancel_timers(&mut self, timers: &[(IncidentId, TimerKind)]) -> StoreResult<()>;
     /// Remove and return up to `limit` due timers. Other instances skip the rows this transaction
     /// holds; if it rolls back (or its instance dies) the timers are due again.
     async fn take_due_timers(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<DueTimer>>;
 
-    /// False if a message with that idempotency key exists already.
-    async fn enqueue(&mut self, message: &NewOutboxMessage) -> StoreResult<bool>;
+    /// Messages whose idempotency key exists already are skipped; returns how many were added.
+    async fn enqueue(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize>;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

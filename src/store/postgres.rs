@@ -25,9 +25,8 @@ mod dialect {
 
     pub const BACKEND: Backend = Backend::Postgres;
     pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-    pub const INTAKE_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7204263)");
+    pub const WRITE_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7204263)");
     pub const FOR_UPDATE: &str = " FOR UPDATE";
-    pub const NEXT_INCIDENT_ID: &str = "SELECT nextval(pg_get_serial_sequence('incidents', 'id'))";
     pub const TAKE_DUE_TIMERS: &str = "DELETE FROM timers WHERE id IN \
         (SELECT id FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
         RETURNING incident_id, kind, due_at";
@@ -35,6 +34,18 @@ mod dialect {
         WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
         AND (claimed_until IS NULL OR claimed_until <= $3) ORDER BY next_attempt_at, id LIMIT $4 \
         FOR UPDATE SKIP LOCKED)";
+
+    pub async fn next_incident_ids(
+        tx: &mut Transaction<'static, Db>,
+        count: u32,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT nextval(pg_get_serial_sequence('incidents', 'id')) FROM generate_series(1, $1)",
+        )
+        .bind(i64::from(count))
+        .fetch_all(&mut **tx)
+        .await
+    }
 
     pub async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
         pool.begin().await

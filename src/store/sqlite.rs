@@ -27,9 +27,8 @@ mod dialect {
     pub const BACKEND: Backend = Backend::Sqlite;
     pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     /// SQLite has no row locks: the writer connection serialises every write transaction.
-    pub const INTAKE_LOCK: Option<&str> = None;
+    pub const WRITE_LOCK: Option<&str> = None;
     pub const FOR_UPDATE: &str = "";
-    pub const NEXT_INCIDENT_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 FROM incidents";
     pub const TAKE_DUE_TIMERS: &str = "DELETE FROM timers WHERE id IN \
         (SELECT id FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2) RETURNING incident_id, kind, due_at";
     pub const CLAIM_OUTBOX: &str = "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
@@ -38,6 +37,16 @@ mod dialect {
 
     /// `BEGIN IMMEDIATE` takes the write lock up front: a deferred transaction that reads and then
     /// writes skips SQLite's busy handler and fails instead of waiting.
+    /// Ids continue from the largest: the single writer makes this race-free.
+    pub async fn next_incident_ids(
+        tx: &mut Transaction<'static, Db>,
+        count: u32,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let max: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM incidents").fetch_one(&mut **tx).await?;
+        Ok((1..=i64::from(count)).map(|n| max + n).collect())
+    }
+
     pub async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
