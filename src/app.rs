@@ -16,7 +16,7 @@ use crate::engine::outbox::Dispatcher;
 use crate::engine::{Clock, IncidentService, IntakeQueue, SystemClock, Wakeups, sinks, timers};
 use crate::messages::{Messages, MessagesError};
 use crate::metrics::Metrics;
-use crate::store::{self, Backend, SharedStore, StoreError};
+use crate::store::{self, SharedStore, StoreError};
 use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,12 +83,10 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         wakeups.clone(),
     ));
 
-    // One SQLite writer takes one batch at a time anyway; on PostgreSQL a second worker overlaps
-    // one batch's commit with the next batch's statements.
-    let workers = match store.backend() {
-        Backend::Sqlite => 1,
-        Backend::Postgres => 2,
-    };
+    // Writes run one at a time on both backends (SQLite's writer, PostgreSQL's advisory lock), so
+    // one worker gathering everything queued meanwhile makes the largest batches; a second worker
+    // only splits them (measured on both backends).
+    let workers = 1;
     let (intake, intake_workers) =
         IntakeQueue::start(service.clone(), config.intake.max_batch, workers, 4096);
 

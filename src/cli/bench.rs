@@ -2,17 +2,13 @@
 //! latency percentiles and memory. Every accepted alert is committed before its response, exactly
 //! as in production (the server is the real one, started in this process on a fresh database).
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
-
-use crate::app::{self, StartOptions};
-use crate::config::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -57,11 +53,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
 
 const TOKEN: &str = "bench-generic-token-0123456789";
 
-fn bench_config(database_url: &str, dir: &Path) -> anyhow::Result<Config> {
-    let text = format!(
+fn bench_config(database_url: &str, listen: &str) -> String {
+    format!(
         r#"
 [server]
-listen = "127.0.0.1:0"
+listen = "{listen}"
 [database]
 url = "{database_url}"
 [incidents]
@@ -78,12 +74,12 @@ id = "admin"
 name = "admin"
 roles = ["admin"]
 "#
-    );
-    Config::parse(&dir.join("bench.toml"), &text, &|_| None).map_err(|e| anyhow::anyhow!("{e}"))
+    )
 }
 
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+/// Resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -101,50 +97,118 @@ struct Stats {
     errors: u64,
 }
 
+/// The server under test: this same binary running `serve` in a child process, so that its
+/// figures (and its memory) are its own and not the load generator's.
+struct Server {
+    child: tokio::process::Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    async fn start(config_path: &Path, addr: SocketAddr) -> anyhow::Result<Server> {
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--config"])
+            .arg(config_path)
+            .env("ZHIBAN_LOG", "warn")
+            .env_remove("ZHIBAN_DATABASE_URL")
+            .env_remove("ZHIBAN_LISTEN")
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the server")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut stream) = TcpStream::connect(addr).await {
+                stream.write_all(b"GET /readyz HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n").await?;
+                let mut answer = Vec::new();
+                let _ = stream.read_to_end(&mut answer).await;
+                if answer.starts_with(b"HTTP/1.1 200") {
+                    return Ok(Server { child, addr });
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("the server did not become ready");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // SIGTERM: the graceful path, as systemd would stop it.
+            let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+    }
+}
+
 async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
-    let dir = tempfile_dir()?;
+    let dir = std::env::temp_dir().join(format!("zhiban-bench-{:08x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&dir)?;
     let (database_url, pg_cleanup) = match a.backend.as_str() {
         "sqlite" => (format!("sqlite://{}", dir.join("bench.db").display()), None),
         "postgres" => {
             let name = format!("zhiban_bench_{:08x}", rand::random::<u32>());
             let admin = sqlx::PgPool::connect(&a.postgres_url).await.context("connecting to PostgreSQL")?;
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
-            let base = a.postgres_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&a.postgres_url);
-            (format!("{base}/{name}"), Some((admin, name)))
+            (crate::store::url_with_database(&a.postgres_url, &name), Some((admin, name)))
         }
         other => bail!("unknown backend '{other}'; use sqlite or postgres"),
     };
-    let config = bench_config(&database_url, &dir)?;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let running = app::start(config, StartOptions { listener: Some(listener), ..Default::default() }).await?;
-    let addr = running.addr;
+    let addr: SocketAddr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        probe.local_addr()?
+    };
+    let config_path = dir.join("bench.toml");
+    std::fs::write(&config_path, bench_config(&database_url, &addr.to_string()))?;
+    let result = measure(&a, &config_path, addr).await;
+    if let Some((admin, name)) = pg_cleanup {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&admin)
+            .await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
 
+async fn measure(a: &IngestArgs, config_path: &Path, addr: SocketAddr) -> anyhow::Result<()> {
+    let server = Server::start(config_path, addr).await?;
     println!(
-        "zhiban bench ingest: backend={} connections={} alerts/request={} rate={} measure={}s",
+        "zhiban bench ingest: backend={} connections={} alerts/request={} rate={} measure={}s (server pid {})",
         a.backend,
         a.connections,
         a.alerts_per_request,
         a.rate.map(|r| format!("{r}/s")).unwrap_or_else(|| "max".into()),
-        a.seconds
+        a.seconds,
+        server.pid()
     );
     // Warm-up: connections, statement caches, the first pages of the database.
     let warm =
-        drive(addr, a.connections, a.alerts_per_request, a.rate, Duration::from_secs(2), "warm").await?;
-    let rss_before = rss_mib();
-    let stats =
-        drive(addr, a.connections, a.alerts_per_request, a.rate, Duration::from_secs(a.seconds), "run")
+        drive(server.addr, a.connections, a.alerts_per_request, a.rate, Duration::from_secs(2), "warm")
             .await?;
-    let rss_after = rss_mib();
-    let mut lat = stats.latencies_us;
+    let rss_before = rss_mib(server.pid());
+    let half = Duration::from_secs(a.seconds).div_f64(2.0);
+    let first = drive(server.addr, a.connections, a.alerts_per_request, a.rate, half, "run1").await?;
+    let rss_middle = rss_mib(server.pid());
+    let second = drive(server.addr, a.connections, a.alerts_per_request, a.rate, half, "run2").await?;
+    let rss_after = rss_mib(server.pid());
+    server.stop().await;
+
+    let mut lat = first.latencies_us;
+    lat.extend(second.latencies_us);
     lat.sort_unstable();
+    let (alerts, errors) = (first.alerts + second.alerts, first.errors + second.errors);
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0)
     };
     let secs = a.seconds as f64;
-    println!("warm-up:   {} requests", warm.latencies_us.len());
-    println!("requests:  {} ok, {} failed", lat.len(), stats.errors);
+    println!("warm-up    {} requests", warm.latencies_us.len());
+    println!("requests   {} ok, {} failed", lat.len(), errors);
     println!("requests/s {:>10.0}", lat.len() as f64 / secs);
-    println!("alerts/s   {:>10.0}", stats.alerts as f64 / secs);
+    println!("alerts/s   {:>10.0}", alerts as f64 / secs);
     println!(
         "latency    p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
         pct(0.50) as f64 / 1000.0,
@@ -152,29 +216,42 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         lat.last().copied().unwrap_or(0) as f64 / 1000.0
     );
     println!(
-        "rss        {rss_before:.1} MiB after warm-up → {rss_after:.1} MiB after the run (server and client in one process)"
+        "server rss {rss_before:.1} MiB after warm-up → {rss_middle:.1} MiB half-way → {rss_after:.1} MiB at the end ({} distinct alerts stored)",
+        alerts + warm.alerts
     );
-    running.shutdown().await;
-    if let Some((admin, name)) = pg_cleanup {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-            .execute(&admin)
-            .await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    if stats.errors > 0 {
-        bail!("{} requests failed", stats.errors);
+    if errors > 0 {
+        bail!("{errors} requests failed");
     }
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("zhiban-bench-{:08x}", rand::random::<u32>()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// Drive load from one OS thread with a single-threaded runtime (like `wrk -t1`): the load
+/// generator takes at most one core and leaves the rest to the server.
+async fn drive(
+    addr: SocketAddr,
+    connections: usize,
+    per_request: usize,
+    rate: Option<f64>,
+    length: Duration,
+    phase: &'static str,
+) -> anyhow::Result<Stats> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let result = match runtime {
+            Ok(rt) => {
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, drive_here(addr, connections, per_request, rate, length, phase))
+            }
+            Err(e) => Err(e.into()),
+        };
+        let _ = tx.send(result);
+    });
+    rx.await.context("the load generator thread died")?
 }
 
-async fn drive(
-    addr: std::net::SocketAddr,
+async fn drive_here(
+    addr: SocketAddr,
     connections: usize,
     per_request: usize,
     rate: Option<f64>,
@@ -187,38 +264,34 @@ async fn drive(
     let mut tasks = Vec::new();
     for c in 0..connections {
         let run_id = run_id.clone();
-        tasks.push(tokio::spawn(async move {
-            let stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
+        tasks.push(tokio::task::spawn_local(async move {
+            let mut conn = Connection::open(addr).await?;
             let mut stats = Stats { latencies_us: Vec::new(), alerts: 0, errors: 0 };
             let mut n = 0u64;
             let start = Instant::now();
+            let mut body = String::new();
             while Instant::now() < deadline {
                 if let Some(iv) = interval {
                     // Open loop: requests leave on schedule, whatever the previous one took.
                     let due = start + iv.mul_f64(n as f64) + iv.mul_f64(c as f64 / connections as f64);
                     tokio::time::sleep_until(due.into()).await;
                 }
-                let alerts: Vec<String> = (0..per_request)
-                    .map(|k| {
-                        format!(
-                            r#"{{"title":"基准测试告警 {n}-{k}","system":"统一业务","severity":"三级","dedup_key":"{run_id}-{c}-{n}-{k}"}}"#
-                        )
-                    })
-                    .collect();
-                let body = format!(r#"{{"alerts":[{}]}}"#, alerts.join(","));
-                let req = hyper::Request::post("/api/v1/webhooks/generic")
-                    .header("host", "bench")
-                    .header("content-type", "application/json")
-                    .header("authorization", format!("Bearer {TOKEN}"))
-                    .body(Full::new(Bytes::from(body)))?;
+                body.clear();
+                body.push_str(r#"{"alerts":["#);
+                for k in 0..per_request {
+                    if k > 0 {
+                        body.push(',');
+                    }
+                    use std::fmt::Write as _;
+                    let _ = write!(
+                        body,
+                        r#"{{"title":"基准测试告警 {n}-{k}","system":"统一业务","severity":"三级","dedup_key":"{run_id}-{c}-{n}-{k}"}}"#
+                    );
+                }
+                body.push_str("]}");
                 let sent = Instant::now();
-                let response = sender.send_request(req).await?;
-                let status = response.status();
-                let _ = response.into_body().collect().await?;
-                if status.is_success() {
+                let status = conn.post("/api/v1/webhooks/generic", TOKEN, body.as_bytes()).await?;
+                if (200..300).contains(&status) {
                     stats.latencies_us.push(sent.elapsed().as_micros() as u64);
                     stats.alerts += per_request as u64;
                 } else {
@@ -237,4 +310,67 @@ async fn drive(
         total.errors += s.errors;
     }
     Ok(total)
+}
+
+/// A keep-alive HTTP/1.1 connection that writes requests and reads responses with as little work
+/// as possible, as wrk does: the load generator must not be what is measured.
+struct Connection {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    request: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(addr: SocketAddr) -> anyhow::Result<Connection> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Connection { stream, buf: Vec::with_capacity(4096), request: Vec::with_capacity(4096) })
+    }
+
+    /// POST and return the status code once the whole response has been read.
+    async fn post(&mut self, path: &str, token: &str, body: &[u8]) -> anyhow::Result<u16> {
+        use std::io::Write as _;
+        self.request.clear();
+        write!(
+            self.request,
+            "POST {path} HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )?;
+        self.request.extend_from_slice(body);
+        self.stream.write_all(&self.request).await?;
+        self.buf.clear();
+        loop {
+            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..end])?;
+                let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).context("no status line")?;
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
+                    })
+                    .context("no content-length")?;
+                while self.buf.len() < end + 4 + length {
+                    self.read_more().await?;
+                }
+                return Ok(status);
+            }
+            self.read_more().await?;
+        }
+    }
+
+    async fn read_more(&mut self) -> anyhow::Result<()> {
+        let mut chunk = [0u8; 4096];
+        let n = self.stream.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("the server closed the connection");
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }

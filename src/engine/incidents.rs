@@ -166,10 +166,10 @@ impl IncidentService {
         let mut will_hold: HashSet<&DedupKey> = holding.keys().collect();
         let mut openings = 0u32;
         for (report, key) in reports.iter().zip(&keys) {
-            if let Some(rk) = receipt_of(report) {
-                if !seen.insert(rk) {
-                    continue;
-                }
+            if let Some(rk) = receipt_of(report)
+                && !seen.insert(rk)
+            {
+                continue;
             }
             if !report.resolved && will_hold.insert(key) {
                 openings += 1;
@@ -190,12 +190,12 @@ impl IncidentService {
         let mut outcomes = Vec::with_capacity(reports.len());
         for (report, key) in reports.iter().zip(keys) {
             let rk = receipt_of(report);
-            if let Some(rk) = &rk {
-                if let Some(earlier) = receipts.get(rk) {
-                    let incident = earlier.and_then(|id| ws.get(id));
-                    outcomes.push(IngestOutcome::of(Disposition::Duplicate, incident));
-                    continue;
-                }
+            if let Some(rk) = &rk
+                && let Some(earlier) = receipts.get(rk)
+            {
+                let incident = earlier.and_then(|id| ws.get(id));
+                outcomes.push(IngestOutcome::of(Disposition::Duplicate, incident));
+                continue;
             }
             let ctx = ctx(report);
             let outcome = match (holding.get(&key).copied(), report.resolved) {

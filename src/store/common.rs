@@ -17,7 +17,7 @@ use crate::store::{
     StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
 };
 
-const INCIDENT_COLUMNS: &str = "id, ticket, title, description, status, severity, system_id, unit_id, source, \
+pub(super) const INCIDENT_COLUMNS: &str = "id, ticket, title, description, status, severity, system_id, unit_id, source, \
      dedup_key, assignee, occurrences, event_count, labels, link, created_at, updated_at, acknowledged_at, \
      resolved_at, closed_at";
 
@@ -25,7 +25,7 @@ const OUTBOX_COLUMNS: &str = "id, idempotency_key, incident_id, sink, payload, s
      last_error, created_at, sent_at";
 
 #[derive(sqlx::FromRow)]
-struct IncidentRow {
+pub(super) struct IncidentRow {
     id: i64,
     ticket: String,
     title: String,
@@ -146,11 +146,19 @@ pub struct SqlStore {
     pub(super) reader: Pool<Db>,
 }
 
+/// Set when an incident row is written again: every field that can change.
+pub(super) const UPSERT_INCIDENTS: &str = " ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+     description = excluded.description, status = excluded.status, severity = excluded.severity, \
+     system_id = excluded.system_id, unit_id = excluded.unit_id, assignee = excluded.assignee, \
+     occurrences = excluded.occurrences, event_count = excluded.event_count, labels = excluded.labels, \
+     link = excluded.link, updated_at = excluded.updated_at, acknowledged_at = excluded.acknowledged_at, \
+     resolved_at = excluded.resolved_at, closed_at = excluded.closed_at";
+
 pub struct SqlTx {
     tx: Transaction<'static, Db>,
 }
 
-fn labels_json(labels: &BTreeMap<String, String>) -> String {
+pub(super) fn labels_json(labels: &BTreeMap<String, String>) -> String {
     serde_json::to_string(labels).expect("a string map always serializes")
 }
 
@@ -362,11 +370,6 @@ impl Store for SqlStore {
     }
 }
 
-/// Rows per multi-row statement: well under SQLite's 32766 and PostgreSQL's 65535 parameters.
-fn chunk_rows(params_per_row: usize) -> usize {
-    (30_000 / params_per_row).max(1)
-}
-
 #[async_trait]
 impl Tx for SqlTx {
     async fn find_receipts(
@@ -379,23 +382,11 @@ impl Tx for SqlTx {
         }
         let mut found = HashMap::new();
         for (source, ids) in by_source {
-            for chunk in ids.chunks(chunk_rows(1)) {
-                let mut q: QueryBuilder<Db> = QueryBuilder::new(
-                    "SELECT occurrence_id, incident_id FROM intake_receipts WHERE source = ",
+            for (occurrence_id, incident) in dialect::find_receipts(&mut self.tx, source, &ids).await? {
+                found.insert(
+                    ReceiptKey { source: source.to_string(), occurrence_id },
+                    incident.map(IncidentId),
                 );
-                q.push_bind(source).push(" AND occurrence_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(")");
-                let rows: Vec<(String, Option<i64>)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
-                for (occurrence_id, incident) in rows {
-                    found.insert(
-                        ReceiptKey { source: source.to_string(), occurrence_id },
-                        incident.map(IncidentId),
-                    );
-                }
             }
         }
         Ok(found)
@@ -406,50 +397,17 @@ impl Tx for SqlTx {
         rows: &[(ReceiptKey, Option<IncidentId>)],
         at: Timestamp,
     ) -> StoreResult<()> {
-        for chunk in rows.chunks(chunk_rows(4)) {
-            let mut q: QueryBuilder<Db> = QueryBuilder::new(
-                "INSERT INTO intake_receipts (source, occurrence_id, incident_id, received_at) ",
-            );
-            q.push_values(chunk, |mut b, (key, incident)| {
-                b.push_bind(key.source.clone())
-                    .push_bind(key.occurrence_id.clone())
-                    .push_bind(incident.map(|i| i.0))
-                    .push_bind(ms(at));
-            });
-            q.push(" ON CONFLICT (source, occurrence_id) DO NOTHING");
-            q.build().execute(&mut *self.tx).await?;
-        }
-        Ok(())
+        Ok(dialect::insert_receipts(&mut self.tx, rows, ms(at)).await?)
     }
 
     async fn dedup_holders(&mut self, keys: &[DedupKey]) -> StoreResult<HashMap<DedupKey, IncidentId>> {
-        let mut found = HashMap::new();
-        for chunk in keys.chunks(chunk_rows(1)) {
-            let mut q: QueryBuilder<Db> =
-                QueryBuilder::new("SELECT dedup_key, incident_id FROM open_dedup WHERE dedup_key IN (");
-            let mut list = q.separated(", ");
-            for k in chunk {
-                list.push_bind(k.as_str());
-            }
-            q.push(")");
-            let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
-            found.extend(rows.into_iter().map(|(k, id)| (DedupKey::from_stored(k), IncidentId(id))));
-        }
-        Ok(found)
+        let rows = dialect::dedup_holders(&mut self.tx, keys).await?;
+        Ok(rows.into_iter().map(|(k, id)| (DedupKey::from_stored(k), IncidentId(id))).collect())
     }
 
     async fn claim_dedups(&mut self, claims: &[(DedupKey, IncidentId)]) -> StoreResult<Vec<DedupKey>> {
-        let mut taken = std::collections::HashSet::new();
-        for chunk in claims.chunks(chunk_rows(2)) {
-            let mut q: QueryBuilder<Db> =
-                QueryBuilder::new("INSERT INTO open_dedup (dedup_key, incident_id) ");
-            q.push_values(chunk, |mut b, (key, id)| {
-                b.push_bind(key.as_str().to_string()).push_bind(id.0);
-            });
-            q.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key");
-            let inserted: Vec<String> = q.build_query_scalar().fetch_all(&mut *self.tx).await?;
-            taken.extend(inserted);
-        }
+        let taken: std::collections::HashSet<String> =
+            dialect::claim_dedups(&mut self.tx, claims).await?.into_iter().collect();
         Ok(claims.iter().filter(|(k, _)| !taken.contains(k.as_str())).map(|(k, _)| k.clone()).collect())
     }
 
@@ -482,34 +440,15 @@ impl Tx for SqlTx {
     }
 
     async fn insert_incidents(&mut self, incidents: &[Incident]) -> StoreResult<()> {
-        for chunk in incidents.chunks(chunk_rows(INCIDENT_FIELDS)) {
-            let mut q: QueryBuilder<Db> =
-                QueryBuilder::new(format!("INSERT INTO incidents ({INCIDENT_COLUMNS}) "));
-            q.push_values(chunk, |b, i| bind_incident(b, i));
-            q.build().execute(&mut *self.tx).await?;
-        }
-        Ok(())
+        Ok(dialect::write_incidents(&mut self.tx, incidents, false).await?)
     }
 
     async fn lock_incidents(&mut self, ids: &[IncidentId]) -> StoreResult<Vec<Incident>> {
         let mut sorted: Vec<i64> = ids.iter().map(|i| i.0).collect();
         sorted.sort_unstable();
         sorted.dedup();
-        let mut out = Vec::with_capacity(sorted.len());
-        for chunk in sorted.chunks(chunk_rows(1)) {
-            let mut q: QueryBuilder<Db> =
-                QueryBuilder::new(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id IN ("));
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            q.push(") ORDER BY id").push(dialect::FOR_UPDATE);
-            let rows: Vec<IncidentRow> = q.build_query_as().fetch_all(&mut *self.tx).await?;
-            for row in rows {
-                out.push(row.into_domain()?);
-            }
-        }
-        Ok(out)
+        let rows = dialect::lock_incidents(&mut self.tx, &sorted).await?;
+        rows.into_iter().map(IncidentRow::into_domain).collect()
     }
 
     async fn lock_incident_by_ticket(&mut self, ticket: TicketNo) -> StoreResult<Option<Incident>> {
@@ -523,41 +462,11 @@ impl Tx for SqlTx {
     }
 
     async fn save_incidents(&mut self, incidents: &[Incident]) -> StoreResult<()> {
-        for chunk in incidents.chunks(chunk_rows(INCIDENT_FIELDS)) {
-            let mut q: QueryBuilder<Db> =
-                QueryBuilder::new(format!("INSERT INTO incidents ({INCIDENT_COLUMNS}) "));
-            q.push_values(chunk, |b, i| bind_incident(b, i));
-            q.push(
-                " ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, \
-                 status = excluded.status, severity = excluded.severity, system_id = excluded.system_id, \
-                 unit_id = excluded.unit_id, assignee = excluded.assignee, occurrences = excluded.occurrences, \
-                 event_count = excluded.event_count, labels = excluded.labels, link = excluded.link, \
-                 updated_at = excluded.updated_at, acknowledged_at = excluded.acknowledged_at, \
-                 resolved_at = excluded.resolved_at, closed_at = excluded.closed_at",
-            );
-            q.build().execute(&mut *self.tx).await?;
-        }
-        Ok(())
+        Ok(dialect::write_incidents(&mut self.tx, incidents, true).await?)
     }
 
     async fn append_timeline(&mut self, entries: &[(IncidentId, u32, TimelineEntry)]) -> StoreResult<()> {
-        for chunk in entries.chunks(chunk_rows(8)) {
-            let mut q: QueryBuilder<Db> = QueryBuilder::new(
-                "INSERT INTO timeline (incident_id, seq, at, actor_kind, actor_id, channel, kind, detail) ",
-            );
-            q.push_values(chunk, |mut b, (incident, seq, e)| {
-                b.push_bind(incident.0)
-                    .push_bind(i64::from(*seq))
-                    .push_bind(ms(e.at))
-                    .push_bind(e.actor.kind())
-                    .push_bind(e.actor.id().map(str::to_string))
-                    .push_bind(e.channel.as_str())
-                    .push_bind(e.event.name())
-                    .push_bind(serde_json::to_string(&e.event).expect("events always serialize"));
-            });
-            q.build().execute(&mut *self.tx).await?;
-        }
-        Ok(())
+        Ok(dialect::append_timeline(&mut self.tx, entries).await?)
     }
 
     async fn arm_timers(
@@ -565,16 +474,7 @@ impl Tx for SqlTx {
         timers: &[(IncidentId, TimerKind, Timestamp)],
         now: Timestamp,
     ) -> StoreResult<()> {
-        for chunk in timers.chunks(chunk_rows(4)) {
-            let mut q: QueryBuilder<Db> =
-                QueryBuilder::new("INSERT INTO timers (incident_id, kind, due_at, created_at) ");
-            q.push_values(chunk, |mut b, (incident, kind, due)| {
-                b.push_bind(incident.0).push_bind(kind.as_str()).push_bind(ms(*due)).push_bind(ms(now));
-            });
-            q.push(" ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at");
-            q.build().execute(&mut *self.tx).await?;
-        }
-        Ok(())
+        Ok(dialect::arm_timers(&mut self.tx, timers, ms(now)).await?)
     }
 
     async fn cancel_timers(&mut self, timers: &[(IncidentId, TimerKind)]) -> StoreResult<()> {
@@ -609,55 +509,11 @@ impl Tx for SqlTx {
     }
 
     async fn enqueue(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize> {
-        let mut added = 0;
-        for chunk in messages.chunks(chunk_rows(7)) {
-            let mut q: QueryBuilder<Db> = QueryBuilder::new(
-                "INSERT INTO outbox (idempotency_key, incident_id, sink, payload, status, attempts, next_attempt_at, created_at) ",
-            );
-            q.push_values(chunk, |mut b, m| {
-                b.push_bind(m.idempotency_key.clone())
-                    .push_bind(m.incident_id.map(|i| i.0))
-                    .push_bind(m.sink.clone())
-                    .push_bind(m.payload.to_string())
-                    .push("'pending'")
-                    .push("0")
-                    .push_bind(ms(m.not_before))
-                    .push_bind(ms(m.not_before));
-            });
-            q.push(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id");
-            let ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *self.tx).await?;
-            added += ids.len();
-        }
-        Ok(added)
+        Ok(dialect::enqueue(&mut self.tx, messages).await?)
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
         Ok(())
     }
-}
-
-const INCIDENT_FIELDS: usize = 20;
-
-fn bind_incident(mut b: sqlx::query_builder::Separated<'_, Db, &'static str>, i: &Incident) {
-    b.push_bind(i.id.0)
-        .push_bind(i.ticket.to_string())
-        .push_bind(i.title.clone())
-        .push_bind(i.description.clone())
-        .push_bind(i.status.as_str())
-        .push_bind(i64::from(i.severity.level()))
-        .push_bind(i.system.clone())
-        .push_bind(i.unit.clone())
-        .push_bind(i.source.clone())
-        .push_bind(i.dedup_key.as_str().to_string())
-        .push_bind(i.assignee.as_ref().map(|p| p.0.clone()))
-        .push_bind(i64::from(i.occurrences))
-        .push_bind(i64::from(i.event_count))
-        .push_bind(labels_json(&i.labels))
-        .push_bind(i.link.clone())
-        .push_bind(ms(i.created_at))
-        .push_bind(ms(i.updated_at))
-        .push_bind(i.acknowledged_at.map(ms))
-        .push_bind(i.resolved_at.map(ms))
-        .push_bind(i.closed_at.map(ms));
 }

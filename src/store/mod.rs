@@ -292,6 +292,24 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The same server URL naming another database: `postgres://u@h:5432/a?host=/run/pg` with `b`
+/// becomes `postgres://u@h:5432/b?host=/run/pg`.
+pub fn url_with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{database}?{q}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
 fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
@@ -303,6 +321,14 @@ fn from_ms(v: i64) -> StoreResult<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    #[test]
+    fn database_names_are_replaced_keeping_the_query() {
+        use super::url_with_database as w;
+        assert_eq!(w("postgres://u@h:5432/postgres", "zb"), "postgres://u@h:5432/zb");
+        assert_eq!(w("postgres://u@h/postgres?host=/run/pg", "zb"), "postgres://u@h/zb?host=/run/pg");
+        assert_eq!(w("postgres://u@h", "zb"), "postgres://u@h/zb");
+    }
 
     #[test]
     fn passwords_never_reach_logs() {

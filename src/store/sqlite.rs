@@ -35,6 +35,210 @@ mod dialect {
         WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
         AND (claimed_until IS NULL OR claimed_until <= $3) ORDER BY next_attempt_at, id LIMIT $4)";
 
+    // Bulk statements: multi-row VALUES, chunked under SQLite's 32766-parameter limit.
+
+    use sqlx::QueryBuilder;
+
+    use super::common::{INCIDENT_COLUMNS, IncidentRow, UPSERT_INCIDENTS, labels_json};
+    use crate::domain::{DedupKey, Incident, IncidentId, TimelineEntry, TimerKind};
+    use crate::store::{NewOutboxMessage, ReceiptKey, ms};
+
+    type Tx = Transaction<'static, Db>;
+
+    fn rows_per_statement(params_per_row: usize) -> usize {
+        (30_000 / params_per_row).max(1)
+    }
+
+    pub async fn find_receipts(
+        tx: &mut Tx,
+        source: &str,
+        ids: &[&str],
+    ) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(rows_per_statement(1)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new("SELECT occurrence_id, incident_id FROM intake_receipts WHERE source = ");
+            q.push_bind(source).push(" AND occurrence_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            out.extend(q.build_query_as::<(String, Option<i64>)>().fetch_all(&mut **tx).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn insert_receipts(
+        tx: &mut Tx,
+        rows: &[(ReceiptKey, Option<IncidentId>)],
+        at: i64,
+    ) -> Result<(), sqlx::Error> {
+        for chunk in rows.chunks(rows_per_statement(4)) {
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(
+                "INSERT INTO intake_receipts (source, occurrence_id, incident_id, received_at) ",
+            );
+            q.push_values(chunk, |mut b, (key, incident)| {
+                b.push_bind(key.source.clone())
+                    .push_bind(key.occurrence_id.clone())
+                    .push_bind(incident.map(|i| i.0))
+                    .push_bind(at);
+            });
+            q.push(" ON CONFLICT (source, occurrence_id) DO NOTHING");
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn dedup_holders(tx: &mut Tx, keys: &[DedupKey]) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(rows_per_statement(1)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new("SELECT dedup_key, incident_id FROM open_dedup WHERE dedup_key IN (");
+            let mut list = q.separated(", ");
+            for k in chunk {
+                list.push_bind(k.as_str());
+            }
+            q.push(")");
+            out.extend(q.build_query_as::<(String, i64)>().fetch_all(&mut **tx).await?);
+        }
+        Ok(out)
+    }
+
+    /// Returns the keys inserted.
+    pub async fn claim_dedups(
+        tx: &mut Tx,
+        claims: &[(DedupKey, IncidentId)],
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let mut taken = Vec::new();
+        for chunk in claims.chunks(rows_per_statement(2)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new("INSERT INTO open_dedup (dedup_key, incident_id) ");
+            q.push_values(chunk, |mut b, (key, id)| {
+                b.push_bind(key.as_str().to_string()).push_bind(id.0);
+            });
+            q.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key");
+            taken.extend(q.build_query_scalar::<String>().fetch_all(&mut **tx).await?);
+        }
+        Ok(taken)
+    }
+
+    pub async fn write_incidents(
+        tx: &mut Tx,
+        incidents: &[Incident],
+        upsert: bool,
+    ) -> Result<(), sqlx::Error> {
+        for chunk in incidents.chunks(rows_per_statement(20)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new(format!("INSERT INTO incidents ({INCIDENT_COLUMNS}) "));
+            q.push_values(chunk, |mut b, i| {
+                b.push_bind(i.id.0)
+                    .push_bind(i.ticket.to_string())
+                    .push_bind(i.title.clone())
+                    .push_bind(i.description.clone())
+                    .push_bind(i.status.as_str())
+                    .push_bind(i64::from(i.severity.level()))
+                    .push_bind(i.system.clone())
+                    .push_bind(i.unit.clone())
+                    .push_bind(i.source.clone())
+                    .push_bind(i.dedup_key.as_str().to_string())
+                    .push_bind(i.assignee.as_ref().map(|p| p.0.clone()))
+                    .push_bind(i64::from(i.occurrences))
+                    .push_bind(i64::from(i.event_count))
+                    .push_bind(labels_json(&i.labels))
+                    .push_bind(i.link.clone())
+                    .push_bind(ms(i.created_at))
+                    .push_bind(ms(i.updated_at))
+                    .push_bind(i.acknowledged_at.map(ms))
+                    .push_bind(i.resolved_at.map(ms))
+                    .push_bind(i.closed_at.map(ms));
+            });
+            if upsert {
+                q.push(UPSERT_INCIDENTS);
+            }
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// SQLite has no row locks; the single writer already excludes everyone else.
+    pub async fn lock_incidents(tx: &mut Tx, ids: &[i64]) -> Result<Vec<IncidentRow>, sqlx::Error> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(rows_per_statement(1)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id IN ("));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY id");
+            out.extend(q.build_query_as::<IncidentRow>().fetch_all(&mut **tx).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn append_timeline(
+        tx: &mut Tx,
+        entries: &[(IncidentId, u32, TimelineEntry)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in entries.chunks(rows_per_statement(8)) {
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(
+                "INSERT INTO timeline (incident_id, seq, at, actor_kind, actor_id, channel, kind, detail) ",
+            );
+            q.push_values(chunk, |mut b, (incident, seq, e)| {
+                b.push_bind(incident.0)
+                    .push_bind(i64::from(*seq))
+                    .push_bind(ms(e.at))
+                    .push_bind(e.actor.kind())
+                    .push_bind(e.actor.id().map(str::to_string))
+                    .push_bind(e.channel.as_str())
+                    .push_bind(e.event.name())
+                    .push_bind(serde_json::to_string(&e.event).expect("events always serialize"));
+            });
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn arm_timers(
+        tx: &mut Tx,
+        timers: &[(IncidentId, TimerKind, jiff::Timestamp)],
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        for chunk in timers.chunks(rows_per_statement(4)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new("INSERT INTO timers (incident_id, kind, due_at, created_at) ");
+            q.push_values(chunk, |mut b, (incident, kind, due)| {
+                b.push_bind(incident.0).push_bind(kind.as_str()).push_bind(ms(*due)).push_bind(now);
+            });
+            q.push(" ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at");
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn enqueue(tx: &mut Tx, messages: &[NewOutboxMessage]) -> Result<usize, sqlx::Error> {
+        let mut added = 0;
+        for chunk in messages.chunks(rows_per_statement(6)) {
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(
+                "INSERT INTO outbox (idempotency_key, incident_id, sink, payload, status, attempts, next_attempt_at, created_at) ",
+            );
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(m.idempotency_key.clone())
+                    .push_bind(m.incident_id.map(|i| i.0))
+                    .push_bind(m.sink.clone())
+                    .push_bind(m.payload.to_string())
+                    .push("'pending'")
+                    .push("0")
+                    .push_bind(ms(m.not_before))
+                    .push_bind(ms(m.not_before));
+            });
+            q.push(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id");
+            added += q.build_query_scalar::<i64>().fetch_all(&mut **tx).await?.len();
+        }
+        Ok(added)
+    }
+
     /// `BEGIN IMMEDIATE` takes the write lock up front: a deferred transaction that reads and then
     /// writes skips SQLite's busy handler and fails instead of waiting.
     /// Ids continue from the largest: the single writer makes this race-free.

@@ -60,8 +60,8 @@ impl TestDb {
                     .await
                     .expect("CREATE DATABASE");
                 admin.close().await;
-                let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(server);
-                TestDb { backend, url: format!("{base}/{name}"), dir, pg_name: Some(name) }
+                let url = zhiban::store::url_with_database(&server, &name);
+                TestDb { backend, url, dir, pg_name: Some(name) }
             }
         }
     }
