@@ -1,5 +1,7 @@
 //! Pure domain types and rules: no I/O, no SQL, no clocks of their own.
 
+pub mod calendar;
+pub mod classify;
 pub mod dedup;
 pub mod incident;
 pub mod retry;

@@ -1,0 +1,1 @@
+//! 定级: severity classification rules. Being written.
