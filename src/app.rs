@@ -70,7 +70,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
     let config = Arc::new(config);
     let store = open_store(&config).await?;
     let instance = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
-    let messages = Arc::new(Messages::load(config.server.language)?);
+    let messages = Arc::new(Messages::load(config.server.language, config.server.timezone.clone())?);
     web::error::set_summaries(&messages);
     let metrics = Arc::new(Metrics::default());
     let wakeups = Wakeups::default();

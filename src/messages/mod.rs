@@ -20,6 +20,7 @@ struct Catalogue {
     events: BTreeMap<String, String>,
     errors: BTreeMap<String, String>,
     dashboard: BTreeMap<String, String>,
+    format: BTreeMap<String, String>,
 }
 
 /// The texts of one language, with its templates compiled.
@@ -39,7 +40,8 @@ pub enum MessagesError {
 }
 
 impl Messages {
-    pub fn load(language: Language) -> Result<Messages, MessagesError> {
+    /// The catalogue of `language`; instants are shown in `timezone`.
+    pub fn load(language: Language, timezone: jiff::tz::TimeZone) -> Result<Messages, MessagesError> {
         let (name, text) = match language {
             Language::ZhCn => ("zh-CN", ZH_CN),
             Language::En => ("en", EN),
@@ -58,6 +60,14 @@ impl Messages {
         }
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        let pattern = catalogue.format.get("datetime").cloned().unwrap_or_else(|| "%Y-%m-%d %H:%M".into());
+        // `{{ instant|local }}`: an RFC 3339 instant shown in the deployment's time zone.
+        env.add_filter("local", move |value: String| -> String {
+            match value.parse::<jiff::Timestamp>() {
+                Ok(t) => t.to_zoned_datetime(timezone.clone()).strftime(&pattern).to_string(),
+                Err(_) => value,
+            }
+        });
         env.set_fuel(Some(50_000));
         for event in EventKind::NAMES {
             let source = catalogue
@@ -161,7 +171,7 @@ mod tests {
     #[test]
     fn both_catalogues_load_and_cover_every_event() {
         for lang in [Language::ZhCn, Language::En] {
-            let m = Messages::load(lang).unwrap();
+            let m = Messages::load(lang, jiff::tz::TimeZone::UTC).unwrap();
             for name in EventKind::NAMES {
                 assert!(m.env.get_template(name).is_ok(), "{name}");
             }
@@ -170,7 +180,7 @@ mod tests {
 
     #[test]
     fn renders_chinese_texts() {
-        let m = Messages::load(Language::ZhCn).unwrap();
+        let m = Messages::load(Language::ZhCn, jiff::tz::TimeZone::UTC).unwrap();
         let i = incident();
         let text = m.event_text(
             &i,
