@@ -41,6 +41,7 @@ async fn insert(store: &SharedStore, key: &str, at: Timestamp) -> Incident {
             dedup_key: DedupKey::new("generic", key),
             labels: [("env".to_string(), "prod".to_string())].into(),
             link: Some("http://grafana/d/1".into()),
+            sla_policy: None,
         },
         at,
         &LifecyclePolicy::default(),

@@ -21,6 +21,8 @@ CREATE TABLE incidents (
     updated_at      BIGINT  NOT NULL,
     acknowledged_at BIGINT ,
     resolved_at     BIGINT ,
+    -- The SLA clock (policy, deadlines, pauses, breaches) as JSON; NULL when no policy applies.
+    sla             TEXT,
     closed_at       BIGINT 
 );
 CREATE INDEX incidents_status_severity ON incidents (status, severity);

@@ -21,6 +21,8 @@ CREATE TABLE incidents (
     updated_at      INTEGER NOT NULL,
     acknowledged_at INTEGER,
     resolved_at     INTEGER,
+    -- The SLA clock (policy, deadlines, pauses, breaches) as JSON; NULL when no policy applies.
+    sla             TEXT,
     closed_at       INTEGER
 );
 CREATE INDEX incidents_status_severity ON incidents (status, severity);

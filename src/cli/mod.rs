@@ -110,6 +110,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config.catalogue.teams.len(),
                     config.sources.keys().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
                 );
+                for warning in &config.warnings {
+                    println!("{}: warning: {warning}", file.display());
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
@@ -141,6 +144,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             if let Some(listen) = listen {
                 config.server.listen = listen;
+            }
+            for warning in &config.warnings {
+                tracing::warn!("{}: {warning}", config.file.display());
             }
             let running =
                 app::start(config, StartOptions::default()).await.context("zhiban could not start")?;

@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod secret;
+pub mod sla;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +18,9 @@ use serde::Deserialize;
 pub use catalogue::{Catalogue, Permission, Person, Role};
 pub use secret::{Secret, SecretSource};
 
+use std::sync::Arc;
+
+use crate::domain::calendar::HolidayTable;
 use crate::domain::{EventKind, LifecyclePolicy, RetryPolicy, Severity};
 use zhiban_integrations::SourceKind;
 
@@ -96,6 +100,12 @@ struct RawConfig {
     sources: BTreeMap<String, RawSource>,
     #[serde(default)]
     notify: RawNotify,
+    #[serde(default)]
+    holidays: RawHolidays,
+    #[serde(default)]
+    calendars: BTreeMap<String, crate::domain::calendar::CalendarSpec>,
+    #[serde(default)]
+    sla: sla::RawSla,
     // The catalogue's tables, listed here rather than flattened: serde cannot combine `flatten`
     // with `deny_unknown_fields`, and a misspelt top-level key must not pass silently.
     #[serde(default)]
@@ -305,6 +315,14 @@ fn default_signature_header() -> String {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawHolidays {
+    /// A folder of `<year>.toml` holiday files, relative to the configuration file's folder; absent:
+    /// the years built into the binary (2025, 2026).
+    dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawNotify {
     #[serde(default)]
     sinks: Vec<RawSink>,
@@ -340,6 +358,9 @@ fn default_sink_events() -> Vec<String> {
         "reopened",
         "severity_changed",
         "ack_overdue",
+        "sla_warning",
+        "sla_breached",
+        "progress_overdue",
     ]
     .map(String::from)
     .to_vec()
@@ -371,6 +392,12 @@ pub struct Config {
     pub sources: BTreeMap<SourceKind, SourceConfig>,
     pub sinks: Vec<SinkConfig>,
     pub catalogue: Catalogue,
+    /// Statutory holidays and make-up workdays (法定节假日, 调休).
+    pub holidays: Arc<HolidayTable>,
+    /// System id → SLA policy id, for systems under another contract.
+    pub sla_systems: BTreeMap<String, String>,
+    /// Things that work but need attention (a year without holiday data).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -584,6 +611,20 @@ fn validate(
         p.add("database.url", "use sqlite://PATH or postgres://USER@HOST/DB");
     }
 
+    let holidays = Arc::new(load_holidays(path, &raw.holidays, p));
+    let mut warnings = Vec::new();
+    let today = jiff::Timestamp::now().to_zoned_datetime(timezone.clone()).date();
+    let horizon = today.checked_add(jiff::Span::new().days(366)).unwrap_or(today);
+    for year in holidays.missing_years(today, horizon) {
+        warnings.push(format!(
+            "no holiday data for {year}: 5×8 deadlines in {year} count every Monday to Friday; add \
+             config/holidays/{year}.toml from the State Council notice (published in November of {})",
+            year - 1
+        ));
+    }
+    let system_ids: Vec<&str> = catalogue.systems.iter().map(|s| s.id.as_str()).collect();
+    let (sla_book, sla_systems) =
+        sla::build(&raw.calendars, &raw.sla, holidays.clone(), &timezone, &system_ids, p);
     let lifecycle = LifecyclePolicy {
         ack_reminder_after: optional_duration(
             p,
@@ -591,6 +632,7 @@ fn validate(
             &raw.incidents.ack_reminder_after,
         ),
         auto_close_after: optional_duration(p, "incidents.auto_close_after", &raw.incidents.auto_close_after),
+        sla: sla_book,
     };
 
     let o = &raw.outbox;
@@ -757,7 +799,43 @@ fn validate(
         sources,
         sinks,
         catalogue,
+        holidays,
+        sla_systems,
+        warnings,
     }
+}
+
+/// The holiday years: from the configured folder, or those built into the binary.
+fn load_holidays(config_path: &Path, raw: &RawHolidays, p: &mut Problems) -> HolidayTable {
+    let Some(dir) = &raw.dir else { return HolidayTable::embedded() };
+    let dir = config_path.parent().unwrap_or(Path::new(".")).join(dir);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) => {
+            p.add("holidays.dir", format!("cannot read {}: {e}", dir.display()));
+            return HolidayTable::embedded();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut years = Vec::new();
+    for file in files {
+        let parsed = std::fs::read_to_string(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| HolidayTable::parse_year(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(y) => years.push(y),
+            Err(e) => p.add("holidays.dir", format!("{}: {e}", file.display())),
+        }
+    }
+    HolidayTable::from_years(years).unwrap_or_else(|e| {
+        p.add("holidays.dir", e.to_string());
+        HolidayTable::embedded()
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dedup::DedupKey;
 use super::severity::Severity;
+use super::sla::{Pause, SlaBook, SlaState, SlaTarget};
 use super::ticket::TicketNo;
 use super::timeline::{Actor, Channel, EventKind};
 
@@ -159,6 +160,18 @@ pub enum Action {
     AckOverdue,
     /// Timer: a resolved incident closes by itself after the confirmation window.
     AutoClose,
+    /// 挂起: stop the SLA clocks (waiting for the requester, a vendor or a part).
+    PauseSla {
+        reason: String,
+    },
+    /// Start the SLA clocks again.
+    ResumeSla,
+    /// Timer: a share of an SLA target's time has passed.
+    SlaWarn(SlaTarget),
+    /// Timer: an SLA target's deadline has passed.
+    SlaBreach(SlaTarget),
+    /// Timer: no progress update within the interval.
+    ProgressOverdue,
 }
 
 impl Action {
@@ -178,6 +191,11 @@ impl Action {
             Action::SourceRecovered => "source_recovered",
             Action::AckOverdue => "ack_overdue",
             Action::AutoClose => "auto_close",
+            Action::PauseSla { .. } => "pause_sla",
+            Action::ResumeSla => "resume_sla",
+            Action::SlaWarn(_) => "sla_warn",
+            Action::SlaBreach(_) => "sla_breach",
+            Action::ProgressOverdue => "progress_overdue",
         }
     }
 }
@@ -188,6 +206,11 @@ impl Action {
 pub enum TimerKind {
     AckReminder,
     AutoClose,
+    RespondWarn,
+    RespondDue,
+    ResolveWarn,
+    ResolveDue,
+    ProgressDue,
 }
 
 impl TimerKind {
@@ -195,11 +218,40 @@ impl TimerKind {
         match self {
             TimerKind::AckReminder => "ack_reminder",
             TimerKind::AutoClose => "auto_close",
+            TimerKind::RespondWarn => "respond_warn",
+            TimerKind::RespondDue => "respond_due",
+            TimerKind::ResolveWarn => "resolve_warn",
+            TimerKind::ResolveDue => "resolve_due",
+            TimerKind::ProgressDue => "progress_due",
         }
     }
 
+    pub const ALL: [TimerKind; 7] = [
+        TimerKind::AckReminder,
+        TimerKind::AutoClose,
+        TimerKind::RespondWarn,
+        TimerKind::RespondDue,
+        TimerKind::ResolveWarn,
+        TimerKind::ResolveDue,
+        TimerKind::ProgressDue,
+    ];
+
     pub fn parse(s: &str) -> Option<TimerKind> {
-        [TimerKind::AckReminder, TimerKind::AutoClose].into_iter().find(|k| k.as_str() == s)
+        TimerKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    fn warn_for(target: SlaTarget) -> TimerKind {
+        match target {
+            SlaTarget::Respond => TimerKind::RespondWarn,
+            SlaTarget::Resolve => TimerKind::ResolveWarn,
+        }
+    }
+
+    fn due_for(target: SlaTarget) -> TimerKind {
+        match target {
+            SlaTarget::Respond => TimerKind::RespondDue,
+            SlaTarget::Resolve => TimerKind::ResolveDue,
+        }
     }
 
     /// The action the engine applies when the timer fires.
@@ -207,6 +259,11 @@ impl TimerKind {
         match self {
             TimerKind::AckReminder => Action::AckOverdue,
             TimerKind::AutoClose => Action::AutoClose,
+            TimerKind::RespondWarn => Action::SlaWarn(SlaTarget::Respond),
+            TimerKind::RespondDue => Action::SlaBreach(SlaTarget::Respond),
+            TimerKind::ResolveWarn => Action::SlaWarn(SlaTarget::Resolve),
+            TimerKind::ResolveDue => Action::SlaBreach(SlaTarget::Resolve),
+            TimerKind::ProgressDue => Action::ProgressOverdue,
         }
     }
 }
@@ -227,11 +284,12 @@ pub enum Effect {
     ClaimDedup,
 }
 
-/// Lifecycle timings from configuration (`[incidents]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Lifecycle timings and SLA policies from configuration (`[incidents]`, `[sla]`).
+#[derive(Debug, Clone, Default)]
 pub struct LifecyclePolicy {
     pub ack_reminder_after: Option<SignedDuration>,
     pub auto_close_after: Option<SignedDuration>,
+    pub sla: Option<std::sync::Arc<SlaBook>>,
 }
 
 /// Who did it, through which channel, when.
@@ -252,6 +310,8 @@ pub enum TransitionError {
     MergeIntoSelf,
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    #[error("the incident has no SLA clock")]
+    NoSla,
 }
 
 /// What a new incident starts from (after classification).
@@ -266,6 +326,8 @@ pub struct NewIncident {
     pub dedup_key: DedupKey,
     pub labels: BTreeMap<String, String>,
     pub link: Option<String>,
+    /// The SLA policy that applies (chosen by the engine from configuration), if any.
+    pub sla_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -293,6 +355,8 @@ pub struct Incident {
     pub acknowledged_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,
     pub closed_at: Option<Timestamp>,
+    /// The SLA clock, when a policy applies.
+    pub sla: Option<SlaState>,
 }
 
 impl Incident {
@@ -326,13 +390,23 @@ impl Incident {
             acknowledged_at: None,
             resolved_at: None,
             closed_at: None,
+            sla: None,
         };
+        let mut incident = incident;
         let mut effects = vec![Effect::Record(EventKind::Opened {
             severity: incident.severity,
             title: incident.title.clone(),
         })];
         if let Some(after) = policy.ack_reminder_after {
             effects.push(Effect::ArmTimer { kind: TimerKind::AckReminder, due: at + after });
+        }
+        if let (Some(book), Some(id)) = (policy.sla.as_deref(), new.sla_policy.as_deref()) {
+            // A policy missing from the book (configuration changed) leaves the incident without a
+            // clock rather than failing the report.
+            if book.policy(id).is_ok() {
+                incident.sla = Some(SlaState::new(id, at));
+                incident.plan_sla(book, &[SlaTarget::Respond, SlaTarget::Resolve], at, &mut effects);
+            }
         }
         (incident, effects)
     }
@@ -354,21 +428,21 @@ impl Incident {
                 if !from.awaits_ack() {
                     return Err(not_allowed());
                 }
-                self.take(ctx, Acknowledged, &mut effects);
+                self.take(ctx, Acknowledged, policy, &mut effects);
                 effects.push(Effect::Record(EventKind::Acknowledged));
             }
             Action::StartProgress => {
                 if !matches!(from, New | Reopened | Acknowledged | OnSite) {
                     return Err(not_allowed());
                 }
-                self.take(ctx, InProgress, &mut effects);
+                self.take(ctx, InProgress, policy, &mut effects);
                 effects.push(Effect::Record(EventKind::InProgress));
             }
             Action::ArriveOnSite => {
                 if !matches!(from, New | Reopened | Acknowledged | InProgress) {
                     return Err(not_allowed());
                 }
-                self.take(ctx, OnSite, &mut effects);
+                self.take(ctx, OnSite, policy, &mut effects);
                 effects.push(Effect::Record(EventKind::ArrivedOnSite));
             }
             Action::Resolve { note } => {
@@ -443,6 +517,10 @@ impl Incident {
                 }
                 require_text("text", text)?;
                 effects.push(Effect::Record(EventKind::Commented { text: text.clone() }));
+                if matches!(ctx.actor, Actor::Person(_)) {
+                    // A person's update counts as the progress report (进展汇报).
+                    self.sla_progress(ctx, policy, &mut effects);
+                }
             }
             Action::SetSeverity { to, reason } => {
                 if from.is_terminal() || from == Closed {
@@ -459,6 +537,19 @@ impl Incident {
                     to: *to,
                     reason: reason.clone(),
                 }));
+                // The new level's targets count from the same start.
+                if let (Some(book), Some(state)) = (policy.sla.as_deref(), &self.sla)
+                    && !state.paused()
+                {
+                    let mut open_targets = Vec::new();
+                    if state.responded_at.is_none() && from.is_open() {
+                        open_targets.push(SlaTarget::Respond);
+                    }
+                    if from.is_open() {
+                        open_targets.push(SlaTarget::Resolve);
+                    }
+                    self.plan_sla(book, &open_targets, ctx.at, &mut effects);
+                }
             }
             Action::AckOverdue => {
                 if !from.awaits_ack() {
@@ -466,17 +557,86 @@ impl Incident {
                 }
                 effects.push(Effect::Record(EventKind::AckOverdue));
             }
+            Action::PauseSla { reason } => {
+                require_text("reason", reason)?;
+                let Some(state) = self.sla.as_mut() else { return Err(TransitionError::NoSla) };
+                if !from.is_open() || state.paused() {
+                    return Err(not_allowed());
+                }
+                state.pauses.push(Pause { from: ctx.at, until: None, reason: reason.clone() });
+                for kind in SLA_TIMERS {
+                    effects.push(Effect::CancelTimer(kind));
+                }
+                effects.push(Effect::Record(EventKind::SlaPaused { reason: reason.clone() }));
+            }
+            Action::ResumeSla => {
+                let Some(state) = self.sla.as_mut() else { return Err(TransitionError::NoSla) };
+                let Some(open_pause) = state.pauses.last_mut().filter(|p| p.until.is_none()) else {
+                    return Err(not_allowed());
+                };
+                open_pause.until = Some(ctx.at);
+                let responded = state.responded_at.is_some();
+                effects.push(Effect::Record(EventKind::SlaResumed));
+                if let Some(book) = policy.sla.as_deref()
+                    && from.is_open()
+                {
+                    let targets: &[SlaTarget] = if responded {
+                        &[SlaTarget::Resolve]
+                    } else {
+                        &[SlaTarget::Respond, SlaTarget::Resolve]
+                    };
+                    self.plan_sla(book, targets, ctx.at, &mut effects);
+                    if responded {
+                        self.sla_progress(ctx, policy, &mut effects);
+                    }
+                }
+            }
+            Action::SlaWarn(target) | Action::SlaBreach(target) => {
+                let Some(state) = self.sla.as_mut() else { return Err(TransitionError::NoSla) };
+                let pending = match target {
+                    SlaTarget::Respond => state.responded_at.is_none() && from.is_open(),
+                    SlaTarget::Resolve => from.is_open(),
+                };
+                if !pending || state.paused() {
+                    return Err(not_allowed());
+                }
+                let due = match target {
+                    SlaTarget::Respond => state.respond_due,
+                    SlaTarget::Resolve => state.resolve_due,
+                }
+                .unwrap_or(ctx.at);
+                if matches!(action, Action::SlaBreach(_)) {
+                    match target {
+                        SlaTarget::Respond => state.respond_breached = true,
+                        SlaTarget::Resolve => state.resolve_breached = true,
+                    }
+                    effects.push(Effect::Record(EventKind::SlaBreached { target: *target, due }));
+                } else {
+                    effects.push(Effect::Record(EventKind::SlaWarning { target: *target, due }));
+                }
+            }
+            Action::ProgressOverdue => {
+                let Some(state) = self.sla.as_ref() else { return Err(TransitionError::NoSla) };
+                if !from.is_open() || state.responded_at.is_none() || state.paused() {
+                    return Err(not_allowed());
+                }
+                effects.push(Effect::Record(EventKind::ProgressOverdue));
+                // Remind again after another interval until someone reports progress.
+                self.sla_progress(ctx, policy, &mut effects);
+            }
         }
         self.updated_at = ctx.at;
         Ok(effects)
     }
 
     /// A person takes the incident: it is acknowledged (if not yet) and assigned to them (if nobody).
-    fn take(&mut self, ctx: &Context, to: Status, effects: &mut Vec<Effect>) {
+    fn take(&mut self, ctx: &Context, to: Status, policy: &LifecyclePolicy, effects: &mut Vec<Effect>) {
         if self.status.awaits_ack() {
             self.acknowledged_at = Some(ctx.at);
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
         }
+        self.sla_responded(ctx.at, effects);
+        self.sla_progress(ctx, policy, effects);
         if self.assignee.is_none()
             && let Actor::Person(p) = &ctx.actor
         {
@@ -489,6 +649,13 @@ impl Incident {
         if self.status.awaits_ack() {
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
         }
+        // A fix is also the response, if nobody acknowledged first.
+        self.sla_responded(ctx.at, effects);
+        if self.sla.is_some() {
+            for kind in [TimerKind::ResolveWarn, TimerKind::ResolveDue, TimerKind::ProgressDue] {
+                effects.push(Effect::CancelTimer(kind));
+            }
+        }
         self.status = Status::Resolved;
         self.resolved_at = Some(ctx.at);
         if let Some(after) = policy.auto_close_after {
@@ -497,6 +664,7 @@ impl Incident {
     }
 
     fn close(&mut self, ctx: &Context, effects: &mut Vec<Effect>) {
+        self.cancel_sla_timers(effects);
         self.status = Status::Closed;
         self.closed_at = Some(ctx.at);
         effects.push(Effect::CancelTimer(TimerKind::AutoClose));
@@ -510,6 +678,18 @@ impl Incident {
         self.closed_at = None;
         self.acknowledged_at = None;
         effects.push(Effect::CancelTimer(TimerKind::AutoClose));
+        // The fault is back: both clocks start again now.
+        if let Some(state) = self.sla.as_mut() {
+            state.respond_from = ctx.at;
+            state.resolve_from = ctx.at;
+            state.responded_at = None;
+            if let Some(pause) = state.pauses.last_mut().filter(|p| p.until.is_none()) {
+                pause.until = Some(ctx.at);
+            }
+            if let Some(book) = policy.sla.as_deref() {
+                self.plan_sla(book, &[SlaTarget::Respond, SlaTarget::Resolve], ctx.at, effects);
+            }
+        }
         if was_closed {
             // Closing released the key; the reopened incident collects its fault's reports again.
             effects.push(Effect::ClaimDedup);
@@ -520,6 +700,7 @@ impl Incident {
     }
 
     fn end(&mut self, ctx: &Context, to: Status, effects: &mut Vec<Effect>) {
+        self.cancel_sla_timers(effects);
         if self.status.awaits_ack() {
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
         }
@@ -529,6 +710,65 @@ impl Incident {
         self.status = to;
         self.closed_at = Some(ctx.at);
         effects.push(Effect::ReleaseDedup);
+    }
+}
+
+/// Every timer that belongs to the SLA clocks.
+const SLA_TIMERS: [TimerKind; 5] = [
+    TimerKind::RespondWarn,
+    TimerKind::RespondDue,
+    TimerKind::ResolveWarn,
+    TimerKind::ResolveDue,
+    TimerKind::ProgressDue,
+];
+
+impl Incident {
+    /// Compute the deadlines of `targets` and arm their warning and breach timers.
+    fn plan_sla(&mut self, book: &SlaBook, targets: &[SlaTarget], now: Timestamp, effects: &mut Vec<Effect>) {
+        let severity = self.severity;
+        let Some(state) = self.sla.as_mut() else { return };
+        for &target in targets {
+            let Ok(deadline) = book.deadline(state, severity, target) else { continue };
+            match target {
+                SlaTarget::Respond => state.respond_due = Some(deadline.due),
+                SlaTarget::Resolve => state.resolve_due = Some(deadline.due),
+            }
+            match deadline.warn_at.filter(|w| *w > now && *w < deadline.due) {
+                Some(warn) => effects.push(Effect::ArmTimer { kind: TimerKind::warn_for(target), due: warn }),
+                None => effects.push(Effect::CancelTimer(TimerKind::warn_for(target))),
+            }
+            effects.push(Effect::ArmTimer { kind: TimerKind::due_for(target), due: deadline.due });
+        }
+    }
+
+    /// The first acknowledgement, work, arrival or fix is the response.
+    fn sla_responded(&mut self, at: Timestamp, effects: &mut Vec<Effect>) {
+        if let Some(state) = self.sla.as_mut()
+            && state.responded_at.is_none()
+        {
+            state.responded_at = Some(at);
+            effects.push(Effect::CancelTimer(TimerKind::RespondWarn));
+            effects.push(Effect::CancelTimer(TimerKind::RespondDue));
+        }
+    }
+
+    /// (Re)arm the progress-report reminder, counting from now.
+    fn sla_progress(&mut self, ctx: &Context, policy: &LifecyclePolicy, effects: &mut Vec<Effect>) {
+        let (Some(book), Some(state)) = (policy.sla.as_deref(), self.sla.as_ref()) else { return };
+        if state.paused() || state.responded_at.is_none() {
+            return;
+        }
+        if let Ok(Some(due)) = book.progress_due(state, self.severity, ctx.at) {
+            effects.push(Effect::ArmTimer { kind: TimerKind::ProgressDue, due });
+        }
+    }
+
+    fn cancel_sla_timers(&self, effects: &mut Vec<Effect>) {
+        if self.sla.is_some() {
+            for kind in SLA_TIMERS {
+                effects.push(Effect::CancelTimer(kind));
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@ fn policy() -> LifecyclePolicy {
     LifecyclePolicy {
         ack_reminder_after: Some(SignedDuration::from_mins(10)),
         auto_close_after: Some(SignedDuration::from_hours(24)),
+        sla: None,
     }
 }
 
@@ -37,6 +38,7 @@ fn fresh() -> (Incident, Vec<Effect>) {
             dedup_key: DedupKey::new("generic", "tyyw-login"),
             labels: Default::default(),
             link: None,
+            sla_policy: None,
         },
         t0(),
         &policy(),
@@ -90,6 +92,12 @@ fn expected(from: Status, action: &Action) -> Option<Status> {
             _ => None,
         },
         Action::AckOverdue => from.awaits_ack().then_some(from),
+        // SLA actions need an SLA clock; they have tests of their own (sla_tests).
+        Action::PauseSla { .. }
+        | Action::ResumeSla
+        | Action::SlaWarn(_)
+        | Action::SlaBreach(_)
+        | Action::ProgressOverdue => None,
     }
 }
 
@@ -250,6 +258,7 @@ impl Incident {
             dedup_key: self.dedup_key,
             labels: self.labels,
             link: self.link,
+            sla_policy: None,
         }
     }
 }

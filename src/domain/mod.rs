@@ -6,6 +6,7 @@ pub mod dedup;
 pub mod incident;
 pub mod retry;
 pub mod severity;
+pub mod sla;
 pub mod ticket;
 pub mod timeline;
 

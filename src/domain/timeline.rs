@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::incident::PersonId;
 use super::severity::Severity;
+use super::sla::SlaTarget;
 use super::ticket::TicketNo;
 
 /// Who caused an event.
@@ -116,6 +117,19 @@ pub enum EventKind {
         reason: String,
     },
     AckOverdue,
+    SlaPaused {
+        reason: String,
+    },
+    SlaResumed,
+    SlaWarning {
+        target: SlaTarget,
+        due: Timestamp,
+    },
+    SlaBreached {
+        target: SlaTarget,
+        due: Timestamp,
+    },
+    ProgressOverdue,
 }
 
 impl EventKind {
@@ -135,10 +149,15 @@ impl EventKind {
             EventKind::Commented { .. } => "commented",
             EventKind::SeverityChanged { .. } => "severity_changed",
             EventKind::AckOverdue => "ack_overdue",
+            EventKind::SlaPaused { .. } => "sla_paused",
+            EventKind::SlaResumed => "sla_resumed",
+            EventKind::SlaWarning { .. } => "sla_warning",
+            EventKind::SlaBreached { .. } => "sla_breached",
+            EventKind::ProgressOverdue => "progress_overdue",
         }
     }
 
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 18] = [
         "opened",
         "repeated",
         "acknowledged",
@@ -152,6 +171,11 @@ impl EventKind {
         "commented",
         "severity_changed",
         "ack_overdue",
+        "sla_paused",
+        "sla_resumed",
+        "sla_warning",
+        "sla_breached",
+        "progress_overdue",
     ];
 }
 

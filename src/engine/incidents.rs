@@ -226,8 +226,8 @@ impl IncidentService {
                     let ticket = TicketNo::new(day, next_seq)
                         .map_err(|e| StoreError::Corrupt(format!("ticket counter: {e}")))?;
                     next_seq += 1;
-                    let (incident, effects) =
-                        Incident::open(id, ticket, new_incident(report, key.clone()), now, policy);
+                    let new = self.new_incident(report, key.clone());
+                    let (incident, effects) = Incident::open(id, ticket, new, now, policy);
                     ws.insert(incident);
                     holding.insert(key, id);
                     let recorded = ws.apply_effects(id, effects, &ctx);
@@ -389,8 +389,24 @@ impl IncidentService {
     }
 }
 
+impl IncidentService {
+    fn new_incident(&self, report: &Report, dedup_key: DedupKey) -> NewIncident {
+        NewIncident {
+            sla_policy: self.sla_policy_for(report.system.as_deref()),
+            ..new_incident(report, dedup_key)
+        }
+    }
+
+    /// The SLA policy of a system: its own contract's, or the default.
+    fn sla_policy_for(&self, system: Option<&str>) -> Option<String> {
+        let book = self.config.incidents.lifecycle.sla.as_deref()?;
+        system.and_then(|s| self.config.sla_systems.get(s)).cloned().or_else(|| book.default_policy.clone())
+    }
+}
+
 fn new_incident(report: &Report, dedup_key: DedupKey) -> NewIncident {
     NewIncident {
+        sla_policy: None,
         title: report.title.clone(),
         description: report.description.clone(),
         severity: report.severity,

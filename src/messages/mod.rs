@@ -161,6 +161,7 @@ mod tests {
                 dedup_key: DedupKey::new("generic", "x"),
                 labels: Default::default(),
                 link: None,
+                sla_policy: None,
             },
             "2026-11-24T01:00:00Z".parse().unwrap(),
             &LifecyclePolicy::default(),

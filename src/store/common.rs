@@ -19,7 +19,7 @@ use crate::store::{
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, ticket, title, description, status, severity, system_id, unit_id, source, \
      dedup_key, assignee, occurrences, event_count, labels, link, created_at, updated_at, acknowledged_at, \
-     resolved_at, closed_at";
+     resolved_at, closed_at, sla";
 
 const OUTBOX_COLUMNS: &str = "id, idempotency_key, incident_id, sink, payload, status, attempts, next_attempt_at, \
      last_error, created_at, sent_at";
@@ -46,6 +46,7 @@ pub(super) struct IncidentRow {
     acknowledged_at: Option<i64>,
     resolved_at: Option<i64>,
     closed_at: Option<i64>,
+    sla: Option<String>,
 }
 
 impl IncidentRow {
@@ -79,6 +80,12 @@ impl IncidentRow {
             acknowledged_at: opt_ms(self.acknowledged_at)?,
             resolved_at: opt_ms(self.resolved_at)?,
             closed_at: opt_ms(self.closed_at)?,
+            sla: self
+                .sla
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("incident {}: sla: {e}", self.id)))?,
         })
     }
 }
@@ -152,7 +159,8 @@ pub(super) const UPSERT_INCIDENTS: &str = " ON CONFLICT (id) DO UPDATE SET title
      system_id = excluded.system_id, unit_id = excluded.unit_id, assignee = excluded.assignee, \
      occurrences = excluded.occurrences, event_count = excluded.event_count, labels = excluded.labels, \
      link = excluded.link, updated_at = excluded.updated_at, acknowledged_at = excluded.acknowledged_at, \
-     resolved_at = excluded.resolved_at, closed_at = excluded.closed_at";
+     resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, \
+     sla = excluded.sla";
 
 pub struct SqlTx {
     tx: Transaction<'static, Db>,
@@ -160,6 +168,10 @@ pub struct SqlTx {
 
 pub(super) fn labels_json(labels: &BTreeMap<String, String>) -> String {
     serde_json::to_string(labels).expect("a string map always serializes")
+}
+
+pub(super) fn sla_json(incident: &Incident) -> Option<String> {
+    incident.sla.as_ref().map(|s| serde_json::to_string(s).expect("the SLA state always serializes"))
 }
 
 #[async_trait]

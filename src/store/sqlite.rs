@@ -39,7 +39,7 @@ mod dialect {
 
     use sqlx::QueryBuilder;
 
-    use super::common::{INCIDENT_COLUMNS, IncidentRow, UPSERT_INCIDENTS, labels_json};
+    use super::common::{INCIDENT_COLUMNS, IncidentRow, UPSERT_INCIDENTS, labels_json, sla_json};
     use crate::domain::{DedupKey, Incident, IncidentId, TimelineEntry, TimerKind};
     use crate::store::{NewOutboxMessage, ReceiptKey, ms};
 
@@ -128,7 +128,7 @@ mod dialect {
         incidents: &[Incident],
         upsert: bool,
     ) -> Result<(), sqlx::Error> {
-        for chunk in incidents.chunks(rows_per_statement(20)) {
+        for chunk in incidents.chunks(rows_per_statement(21)) {
             let mut q: QueryBuilder<Db> =
                 QueryBuilder::new(format!("INSERT INTO incidents ({INCIDENT_COLUMNS}) "));
             q.push_values(chunk, |mut b, i| {
@@ -151,7 +151,8 @@ mod dialect {
                     .push_bind(ms(i.updated_at))
                     .push_bind(i.acknowledged_at.map(ms))
                     .push_bind(i.resolved_at.map(ms))
-                    .push_bind(i.closed_at.map(ms));
+                    .push_bind(i.closed_at.map(ms))
+                    .push_bind(sla_json(i));
             });
             if upsert {
                 q.push(UPSERT_INCIDENTS);

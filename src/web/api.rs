@@ -210,6 +210,8 @@ pub async fn act(
             (Action::MergeInto { target }, Permission::Triage)
         }
         "comment" => (Action::Comment { text: required(b.text, "text")? }, Permission::Comment),
+        "pause" => (Action::PauseSla { reason: required(b.reason, "reason")? }, Permission::Work),
+        "resume" => (Action::ResumeSla, Permission::Work),
         "severity" => {
             let to =
                 b.severity.ok_or_else(|| ApiError::bad_field("severity", "`severity` (1-4) is required"))?;
@@ -217,7 +219,7 @@ pub async fn act(
         }
         other => {
             return Err(ApiError::NotFound(format!(
-                "unknown action '{other}'; use acknowledge, start, arrive, resolve, close, reopen, cancel, merge, comment or severity"
+                "unknown action '{other}'; use acknowledge, start, arrive, resolve, close, reopen, cancel, merge, comment, severity, pause or resume"
             )));
         }
     };

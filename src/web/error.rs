@@ -127,6 +127,7 @@ impl From<ActError> for ApiError {
             ActError::Transition(t @ TransitionError::Empty(what)) => {
                 ApiError::bad_field(what, t.to_string())
             }
+            ActError::Transition(t @ TransitionError::NoSla) => ApiError::Conflict(t.to_string()),
             ActError::Transition(t) => ApiError::bad_request(t.to_string()),
             ActError::Store(s) => s.into(),
         }
