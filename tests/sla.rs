@@ -59,8 +59,7 @@ async fn wait_for(app: &TestApp, ticket: &str, kind: &str, n: usize) -> serde_js
 }
 
 async fn open(app: &TestApp, severity: &str, key: &str) -> String {
-    let body =
-        json!({"title": "审判系统无法登录", "severity": severity, "dedup_key": key, "system": "统一业务"});
+    let body = json!({"title": "SLA测试工单", "severity": severity, "dedup_key": key, "system": "统一业务"});
     let (status, answer) = app.webhook("generic", GENERIC_TOKEN, &body.to_string()).await;
     assert_eq!(status, 200, "{answer}");
     answer["incidents"][0]["ticket"].as_str().unwrap().to_string()
@@ -73,7 +72,8 @@ async fn deadlines_warn_breach_and_pause(backend: Backend) {
     let app = start(&db, &clock).await;
     let ticket = open(&app, "3", "k1").await;
     let incident = app.incident(&ticket).await;
-    assert_eq!(incident["sla"]["policy"], "T");
+    assert_eq!(incident["sla"]["policy"], "T", "{incident:#}");
+    assert_eq!(incident["severity"], 3, "{incident:#}");
     assert_eq!(incident["sla"]["respond_due"], "2026-11-23T01:10:00Z");
     assert_eq!(incident["sla"]["resolve_due"], "2026-11-23T03:00:00Z");
 

@@ -42,6 +42,7 @@ async fn insert(store: &SharedStore, key: &str, at: Timestamp) -> Incident {
             labels: [("env".to_string(), "prod".to_string())].into(),
             link: Some("http://grafana/d/1".into()),
             sla_policy: None,
+            reasons: vec![],
         },
         at,
         &LifecyclePolicy::default(),
@@ -141,7 +142,11 @@ async fn timelines_keep_order_and_content(backend: Backend) {
             at: t("2026-11-24T01:00:00Z"),
             actor: Actor::Source("zabbix".into()),
             channel: Channel::Webhook,
-            event: EventKind::Opened { severity: Severity::Three, title: "卡顿".into() },
+            event: EventKind::Opened {
+                severity: Severity::Three,
+                title: "卡顿".into(),
+                reasons: vec!["关键词“卡顿”".into()],
+            },
         },
         TimelineEntry {
             at: t("2026-11-24T01:03:00Z"),

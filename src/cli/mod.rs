@@ -1,6 +1,7 @@
 //! The `zhiban` command line: `serve`, `migrate`, `check-config`, `bench`.
 
 mod bench;
+mod classify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,8 @@ enum Command {
         #[arg(default_value = "config/zhiban.toml")]
         file: PathBuf,
     },
+    /// Classify a report's text (定级): level, system and reasons.
+    Classify(classify::ClassifyArgs),
     /// Measure intake throughput and latency against the real HTTP endpoint.
     Bench(bench::BenchArgs),
 }
@@ -155,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Classify(args) => classify::run(args),
     }
 }
 

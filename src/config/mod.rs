@@ -21,6 +21,7 @@ pub use secret::{Secret, SecretSource};
 use std::sync::Arc;
 
 use crate::domain::calendar::HolidayTable;
+use crate::domain::classify::{Classifier, RuleSet};
 use crate::domain::{EventKind, LifecyclePolicy, RetryPolicy, Severity};
 use zhiban_integrations::SourceKind;
 
@@ -102,6 +103,8 @@ struct RawConfig {
     notify: RawNotify,
     #[serde(default)]
     holidays: RawHolidays,
+    #[serde(default)]
+    classify: RawClassify,
     #[serde(default)]
     calendars: BTreeMap<String, crate::domain::calendar::CalendarSpec>,
     #[serde(default)]
@@ -315,6 +318,20 @@ fn default_signature_header() -> String {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawClassify {
+    /// A rules file (relative to the configuration file's folder); absent: the built-in rule set
+    /// (config/rules/default.toml).
+    rules: Option<String>,
+    /// Reports of one system within this window count together for correlation ("3 reporters →
+    /// 二级" in the rules). Default "30m".
+    correlation_window: Option<String>,
+}
+
+/// The rule set built into the binary.
+pub const DEFAULT_RULES: &str = include_str!("../../config/rules/default.toml");
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawHolidays {
     /// A folder of `<year>.toml` holiday files, relative to the configuration file's folder; absent:
     /// the years built into the binary (2025, 2026).
@@ -398,6 +415,10 @@ pub struct Config {
     pub sla_systems: BTreeMap<String, String>,
     /// Things that work but need attention (a year without holiday data).
     pub warnings: Vec<String>,
+    /// 定级: the severity classifier, built from the rules and the catalogue.
+    pub classifier: Arc<Classifier>,
+    /// Reports of one system within this window count together for correlation.
+    pub correlation_window: SignedDuration,
 }
 
 #[derive(Debug, Clone)]
@@ -622,6 +643,7 @@ fn validate(
             year - 1
         ));
     }
+    let classifier = Arc::new(build_classifier(path, &raw.classify, &catalogue, p));
     let system_ids: Vec<&str> = catalogue.systems.iter().map(|s| s.id.as_str()).collect();
     let (sla_book, sla_systems) =
         sla::build(&raw.calendars, &raw.sla, holidays.clone(), &timezone, &system_ids, p);
@@ -802,6 +824,44 @@ fn validate(
         holidays,
         sla_systems,
         warnings,
+        classifier,
+        correlation_window: optional_duration(
+            p,
+            "classify.correlation_window",
+            &raw.classify.correlation_window,
+        )
+        .unwrap_or(SignedDuration::from_mins(30)),
+    }
+}
+
+/// The classifier from the configured rules file (or the built-in rules) and the catalogue.
+fn build_classifier(
+    config_path: &Path,
+    raw: &RawClassify,
+    catalogue: &Catalogue,
+    p: &mut Problems,
+) -> Classifier {
+    let text = match &raw.rules {
+        None => DEFAULT_RULES.to_string(),
+        Some(file) => {
+            let path = config_path.parent().unwrap_or(Path::new(".")).join(file);
+            match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    p.add("classify.rules", format!("cannot read {}: {e}", path.display()));
+                    DEFAULT_RULES.to_string()
+                }
+            }
+        }
+    };
+    let built = RuleSet::from_toml(&text).and_then(|rules| Classifier::new(rules, catalogue));
+    match built {
+        Ok(c) => c,
+        Err(e) => {
+            p.add("classify.rules", e.to_string());
+            let rules = RuleSet::from_toml(DEFAULT_RULES).expect("the built-in rules are valid");
+            Classifier::new(rules, catalogue).expect("the built-in rules compile")
+        }
     }
 }
 

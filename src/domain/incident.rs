@@ -328,6 +328,8 @@ pub struct NewIncident {
     pub link: Option<String>,
     /// The SLA policy that applies (chosen by the engine from configuration), if any.
     pub sla_policy: Option<String>,
+    /// Why the level was chosen (定级依据).
+    pub reasons: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -396,6 +398,7 @@ impl Incident {
         let mut effects = vec![Effect::Record(EventKind::Opened {
             severity: incident.severity,
             title: incident.title.clone(),
+            reasons: new.reasons.clone(),
         })];
         if let Some(after) = policy.ack_reminder_after {
             effects.push(Effect::ArmTimer { kind: TimerKind::AckReminder, due: at + after });

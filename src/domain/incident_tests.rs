@@ -39,6 +39,7 @@ fn fresh() -> (Incident, Vec<Effect>) {
             labels: Default::default(),
             link: None,
             sla_policy: None,
+            reasons: vec![],
         },
         t0(),
         &policy(),
@@ -259,6 +260,7 @@ impl Incident {
             labels: self.labels,
             link: self.link,
             sla_policy: None,
+            reasons: vec![],
         }
     }
 }

@@ -83,6 +83,9 @@ pub enum EventKind {
     Opened {
         severity: Severity,
         title: String,
+        /// Why this level (定级依据), as shown to the engineer.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reasons: Vec<String>,
     },
     Repeated {
         occurrences: u32,

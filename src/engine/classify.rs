@@ -1,13 +1,14 @@
 //! From a sender's alert to a report the incident core understands: the sender's severity mapped
-//! per source, the system and unit looked up in the catalogue. (The full classifier — free text,
-//! keywords, scope, correlation — builds on this.)
+//! per source, then the classifier (定级) over the alert's text with the sender's system and unit as
+//! hints. The reasons travel with the report and open the incident's timeline.
 
 use std::collections::BTreeMap;
 
 use zhiban_integrations::{AlertStatus, InboundAlert};
 
-use crate::config::{Catalogue, SourceConfig};
+use crate::config::{Language, SourceConfig};
 use crate::domain::Severity;
+use crate::domain::classify::{Classification, Classifier, ClassifyInput};
 
 /// A fault report, from any channel, ready for intake.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +23,8 @@ pub struct Report {
     pub title: String,
     pub description: String,
     pub severity: Severity,
+    /// Why this level (定级依据), in the configured language.
+    pub reasons: Vec<String>,
     /// Catalogue ids, when the sender's names were recognised.
     pub system: Option<String>,
     pub unit: Option<String>,
@@ -33,33 +36,54 @@ pub struct Report {
 const MAX_TITLE_CHARS: usize = 200;
 const MAX_DESCRIPTION_CHARS: usize = 8000;
 
+/// The sender's own severity, through the source's map (or a level written the way people do).
+/// A hint the map does not know falls back to the source's default.
+pub fn sender_severity(hint: Option<&str>, source: &SourceConfig) -> Option<Severity> {
+    let key = hint?.trim().to_lowercase();
+    source
+        .severity_map
+        .get(&key)
+        .copied()
+        .or_else(|| key.parse::<Severity>().ok())
+        .or(source.default_severity)
+}
+
+pub fn reason_texts(c: &Classification, language: Language) -> Vec<String> {
+    c.reasons
+        .iter()
+        .map(|r| match language {
+            Language::ZhCn => r.text_zh.clone(),
+            Language::En => r.text_en.clone(),
+        })
+        .collect()
+}
+
 pub fn report_from_alert(
     alert: InboundAlert,
     source: &SourceConfig,
-    catalogue: &Catalogue,
-    default_severity: Severity,
+    classifier: &Classifier,
+    language: Language,
 ) -> Report {
-    let severity = alert
-        .severity_hint
-        .as_deref()
-        .and_then(|hint| {
-            let key = hint.trim().to_lowercase();
-            source.severity_map.get(&key).copied().or_else(|| key.parse::<Severity>().ok())
-        })
-        .or(source.default_severity)
-        .unwrap_or(default_severity);
-    let system = alert.system.as_deref().and_then(|s| catalogue.find_system(s)).map(|s| s.id.clone());
-    let unit = alert.unit.as_deref().and_then(|u| catalogue.find_unit(u)).map(|u| u.id.clone());
+    let title = truncate_chars(&alert.title, MAX_TITLE_CHARS);
+    let description = truncate_chars(&alert.description, MAX_DESCRIPTION_CHARS);
+    let text = if description.is_empty() { title.clone() } else { format!("{title}\n{description}") };
+    let c = classifier.classify(&ClassifyInput {
+        text: &text,
+        sender_severity: sender_severity(alert.severity_hint.as_deref(), source),
+        system_hint: alert.system.as_deref(),
+        unit_hint: alert.unit.as_deref(),
+    });
     Report {
         source: alert.source.as_str().to_string(),
         fingerprint: alert.fingerprint,
         occurrence_id: alert.occurrence_id,
         resolved: alert.status == AlertStatus::Resolved,
-        title: truncate_chars(&alert.title, MAX_TITLE_CHARS),
-        description: truncate_chars(&alert.description, MAX_DESCRIPTION_CHARS),
-        severity,
-        system,
-        unit,
+        title,
+        description,
+        severity: c.severity,
+        reasons: reason_texts(&c, language),
+        system: c.system,
+        unit: c.unit,
         labels: alert.labels,
         link: alert.link,
     }
@@ -75,17 +99,18 @@ fn truncate_chars(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::catalogue::{Criticality, System};
-    use crate::config::{Secret, SourceAuth};
+    use crate::config::catalogue::{Catalogue, Criticality, System};
+    use crate::config::{DEFAULT_RULES, Secret, SourceAuth};
+    use crate::domain::classify::RuleSet;
     use zhiban_integrations::SourceKind;
 
-    fn alert(hint: Option<&str>, system: Option<&str>) -> InboundAlert {
+    fn alert(title: &str, hint: Option<&str>, system: Option<&str>) -> InboundAlert {
         InboundAlert {
             source: SourceKind::Alertmanager,
             status: AlertStatus::Firing,
             fingerprint: "fp1".into(),
             occurrence_id: None,
-            title: "数据库连接失败".into(),
+            title: title.into(),
             description: String::new(),
             severity_hint: hint.map(String::from),
             system: system.map(String::from),
@@ -100,13 +125,14 @@ mod tests {
     fn source() -> SourceConfig {
         SourceConfig {
             auth: SourceAuth::Bearer(Secret::new("x".repeat(16))),
-            severity_map: [("critical".to_string(), Severity::One)].into(),
+            severity_map: [("critical".to_string(), Severity::One), ("info".to_string(), Severity::Four)]
+                .into(),
             default_severity: Some(Severity::Two),
         }
     }
 
-    fn catalogue() -> Catalogue {
-        Catalogue {
+    fn classifier() -> Classifier {
+        let catalogue = Catalogue {
             systems: vec![System {
                 id: "tyyw".into(),
                 name: "统一业务应用系统".into(),
@@ -116,37 +142,39 @@ mod tests {
                 units: vec![],
             }],
             ..Default::default()
-        }
+        };
+        Classifier::new(RuleSet::from_toml(DEFAULT_RULES).unwrap(), &catalogue).unwrap()
     }
 
     #[test]
-    fn severity_comes_from_the_map_then_the_text_then_defaults() {
-        let c = catalogue();
-        assert_eq!(
-            report_from_alert(alert(Some("CRITICAL"), None), &source(), &c, Severity::Four).severity,
-            Severity::One
-        );
-        assert_eq!(
-            report_from_alert(alert(Some("三级"), None), &source(), &c, Severity::Four).severity,
-            Severity::Three
-        );
-        assert_eq!(
-            report_from_alert(alert(Some("weird"), None), &source(), &c, Severity::Four).severity,
-            Severity::Two
-        );
-        let no_default = SourceConfig { default_severity: None, ..source() };
-        assert_eq!(
-            report_from_alert(alert(None, None), &no_default, &c, Severity::Four).severity,
-            Severity::Four
-        );
+    fn the_sender_severity_is_mapped_per_source() {
+        let s = source();
+        assert_eq!(sender_severity(Some("CRITICAL"), &s), Some(Severity::One));
+        assert_eq!(sender_severity(Some("三级"), &s), Some(Severity::Three));
+        assert_eq!(sender_severity(Some("weird"), &s), Some(Severity::Two), "unknown hints take the default");
+        assert_eq!(sender_severity(None, &s), None);
     }
 
     #[test]
-    fn systems_are_found_by_alias() {
-        let r = report_from_alert(alert(None, Some("统一业务")), &source(), &catalogue(), Severity::Four);
+    fn the_text_can_raise_a_mild_sender_severity_and_reasons_explain() {
+        let c = classifier();
+        let r = report_from_alert(
+            alert("统一业务应用系统宕机", Some("info"), None),
+            &source(),
+            &c,
+            Language::ZhCn,
+        );
+        assert_eq!(r.severity, Severity::One);
         assert_eq!(r.system.as_deref(), Some("tyyw"));
-        let r = report_from_alert(alert(None, Some("未知系统")), &source(), &catalogue(), Severity::Four);
-        assert_eq!(r.system, None);
+        assert!(r.reasons.iter().any(|x| x.contains("宕机")), "{:?}", r.reasons);
+    }
+
+    #[test]
+    fn systems_are_found_by_the_senders_label() {
+        let c = classifier();
+        let r = report_from_alert(alert("磁盘空间不足", None, Some("统一业务")), &source(), &c, Language::En);
+        assert_eq!(r.system.as_deref(), Some("tyyw"));
+        assert!(!r.reasons.is_empty());
     }
 
     #[test]

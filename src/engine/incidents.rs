@@ -13,7 +13,8 @@ use tracing::{Instrument, debug, info_span};
 use super::classify::Report;
 use super::clock::Clock;
 use super::writeset::WriteSet;
-use crate::config::Config;
+use crate::config::{Config, Language};
+use crate::domain::classify::correlate_steps;
 use crate::domain::{
     Action, Actor, Channel, Context, DedupKey, Incident, IncidentId, NewIncident, Status, TicketNo,
     TimelineEntry, TransitionError,
@@ -182,6 +183,10 @@ impl IncidentService {
             next_seq = tx.reserve_ticket_seqs(day, openings).await?;
         }
 
+        // Correlation: separate reports of one system within the window, counted once per system
+        // from the store and then as this batch opens more.
+        let since = now - self.config.correlation_window;
+        let mut opened_per_system: HashMap<String, usize> = HashMap::new();
         let ctx = |r: &Report| Context {
             at: now,
             actor: Actor::Source(r.source.clone()),
@@ -226,7 +231,22 @@ impl IncidentService {
                     let ticket = TicketNo::new(day, next_seq)
                         .map_err(|e| StoreError::Corrupt(format!("ticket counter: {e}")))?;
                     next_seq += 1;
-                    let new = self.new_incident(report, key.clone());
+                    let mut new = self.new_incident(report, key.clone());
+                    if let Some(system) = report.system.clone() {
+                        let opened = match opened_per_system.get(&system) {
+                            Some(n) => *n,
+                            None => tx.count_opened(&system, since).await?,
+                        };
+                        opened_per_system.insert(system, opened + 1);
+                        let steps = self.config.classifier.correlation_steps();
+                        if let Some((raised, reason)) = correlate_steps(steps, opened + 1, new.severity) {
+                            new.severity = raised;
+                            new.reasons.push(match self.config.server.language {
+                                Language::ZhCn => reason.text_zh,
+                                Language::En => reason.text_en,
+                            });
+                        }
+                    }
                     let (incident, effects) = Incident::open(id, ticket, new, now, policy);
                     ws.insert(incident);
                     holding.insert(key, id);
@@ -407,6 +427,7 @@ impl IncidentService {
 fn new_incident(report: &Report, dedup_key: DedupKey) -> NewIncident {
     NewIncident {
         sla_policy: None,
+        reasons: report.reasons.clone(),
         title: report.title.clone(),
         description: report.description.clone(),
         severity: report.severity,

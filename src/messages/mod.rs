@@ -162,6 +162,7 @@ mod tests {
                 labels: Default::default(),
                 link: None,
                 sla_policy: None,
+                reasons: vec![],
             },
             "2026-11-24T01:00:00Z".parse().unwrap(),
             &LifecyclePolicy::default(),
@@ -187,7 +188,7 @@ mod tests {
             &i,
             Some("电子卷宗应用系统"),
             "http://zb/incidents/20261124-007",
-            &EventKind::Opened { severity: Severity::One, title: i.title.clone() },
+            &EventKind::Opened { severity: Severity::One, title: i.title.clone(), reasons: vec![] },
             "监控",
         );
         assert_eq!(

@@ -473,6 +473,17 @@ impl Tx for SqlTx {
         row.map(IncidentRow::into_domain).transpose()
     }
 
+    async fn count_opened(&mut self, system: &str, since: Timestamp) -> StoreResult<usize> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incidents WHERE system_id = $1 AND created_at >= $2 AND status <> 'cancelled'",
+        )
+        .bind(system)
+        .bind(ms(since))
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     async fn save_incidents(&mut self, incidents: &[Incident]) -> StoreResult<()> {
         Ok(dialect::write_incidents(&mut self.tx, incidents, true).await?)
     }

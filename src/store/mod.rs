@@ -242,6 +242,9 @@ pub trait Tx: Send {
     /// transactions never wait on each other in a cycle). Missing ids are absent from the result.
     async fn lock_incidents(&mut self, ids: &[IncidentId]) -> StoreResult<Vec<Incident>>;
     async fn lock_incident_by_ticket(&mut self, ticket: TicketNo) -> StoreResult<Option<Incident>>;
+    /// How many incidents of a system were opened since `since` (for correlation: many separate
+    /// reports of one system raise the level).
+    async fn count_opened(&mut self, system: &str, since: Timestamp) -> StoreResult<usize>;
     async fn save_incidents(&mut self, incidents: &[Incident]) -> StoreResult<()>;
     /// Entries with their per-incident sequence numbers (unique per incident).
     async fn append_timeline(&mut self, entries: &[(IncidentId, u32, TimelineEntry)]) -> StoreResult<()>;

@@ -13,10 +13,12 @@ use super::AppState;
 use super::auth::{person, require};
 use super::error::ApiError;
 use crate::config::Permission;
+use crate::domain::classify::ClassifyInput;
 use crate::domain::{
     Action, Actor, Channel, Incident, IncidentId, PersonId, Severity, Status, TicketNo, TimelineEntry,
 };
 use crate::engine::Report;
+use crate::engine::classify::reason_texts;
 use crate::store::{IncidentFilter, OutboxStatus};
 
 /// An incident as the API shows it: the stored fields plus labels and a link.
@@ -269,6 +271,16 @@ pub async fn create(
         })?),
         None => None,
     };
+    // The reporter's level counts as the sender's; the text (定级) may raise it, never lower it.
+    let text = if b.description.is_empty() { title.clone() } else { format!("{title}\n{}", b.description) };
+    let c = state.config.classifier.classify(&ClassifyInput {
+        text: &text,
+        sender_severity: b.severity,
+        system_hint: None,
+        unit_hint: None,
+    });
+    let system = system.or(c.system.clone());
+    let unit = unit.or(c.unit.clone());
     let fingerprint = b.dedup_key.unwrap_or_else(|| {
         // Without a key every report is its own incident.
         format!("{}:{}:{}", me.id, state.service.now().as_nanosecond(), rand::random::<u64>())
@@ -280,7 +292,8 @@ pub async fn create(
         resolved: false,
         title,
         description: b.description,
-        severity: b.severity.unwrap_or(state.config.incidents.default_severity),
+        severity: b.severity.unwrap_or(c.severity),
+        reasons: reason_texts(&c, state.config.server.language),
         system,
         unit,
         labels: [("reported_by".to_string(), me.id.clone())].into(),

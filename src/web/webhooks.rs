@@ -83,9 +83,7 @@ async fn handle(
     let accepted = alerts.len();
     let reports: Vec<_> = alerts
         .into_iter()
-        .map(|a| {
-            report_from_alert(a, config, &state.config.catalogue, state.config.incidents.default_severity)
-        })
+        .map(|a| report_from_alert(a, config, &state.config.classifier, state.config.server.language))
         .collect();
     let outcomes = state.intake.submit(reports).await?;
     let incidents = outcomes
