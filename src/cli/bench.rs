@@ -20,6 +20,21 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// Webhook intake: alerts/s and latency, SQLite or PostgreSQL.
     Ingest(IngestArgs),
+    /// The classifier (定级): time per report over a labelled set.
+    Classify(ClassifyBenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ClassifyBenchArgs {
+    /// The configuration whose catalogue and rules are used.
+    #[arg(long, short, default_value = "config/zhiban.example.toml")]
+    config: std::path::PathBuf,
+    /// JSON lines with a `text` field.
+    #[arg(long, default_value = "tests/data/classify.jsonl")]
+    input: std::path::PathBuf,
+    /// Passes over the input.
+    #[arg(long, default_value_t = 200)]
+    rounds: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,8 +62,33 @@ struct IngestArgs {
 pub async fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     match args.what {
         BenchWhat::Ingest(a) => ingest(a).await?,
+        BenchWhat::Classify(a) => classify(a)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn classify(a: ClassifyBenchArgs) -> anyhow::Result<()> {
+    let config = crate::config::Config::load(&a.config, &|k| std::env::var(k).ok())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input.display()))?;
+    let cases =
+        crate::domain::classify::LabelledCase::parse_jsonl(&text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let classifier = &config.classifier;
+    let mut checksum = 0usize;
+    let started = Instant::now();
+    for _ in 0..a.rounds {
+        for case in &cases {
+            let c = classifier
+                .classify(&crate::domain::classify::ClassifyInput { text: &case.text, ..Default::default() });
+            checksum += c.severity.level() as usize + c.reasons.len();
+        }
+    }
+    let elapsed = started.elapsed();
+    let n = (cases.len() * a.rounds) as f64;
+    println!("zhiban bench classify: {} reports × {} rounds", cases.len(), a.rounds);
+    println!("per report  {:.2} µs", elapsed.as_secs_f64() * 1e6 / n);
+    println!("reports/s   {:.0} on one core  (checksum {checksum})", n / elapsed.as_secs_f64());
+    Ok(())
 }
 
 const TOKEN: &str = "bench-generic-token-0123456789";

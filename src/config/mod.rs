@@ -185,27 +185,14 @@ fn default_database_url() -> String {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct RawIncidents {
-    #[serde(default = "default_severity")]
-    default_severity: Severity,
+    /// The level when nothing else decides; overrides the rule set's `default_level`.
+    default_severity: Option<Severity>,
     /// "15m", "1h 30m", "0" (off). Absent: off.
     ack_reminder_after: Option<String>,
     /// "72h", "0" (off). Absent: off.
     auto_close_after: Option<String>,
-}
-
-impl Default for RawIncidents {
-    fn default() -> Self {
-        RawIncidents {
-            default_severity: default_severity(),
-            ack_reminder_after: None,
-            auto_close_after: None,
-        }
-    }
-}
-
-fn default_severity() -> Severity {
-    Severity::Three
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -434,7 +421,6 @@ pub struct ServerConfig {
 
 #[derive(Debug, Clone)]
 pub struct IncidentsConfig {
-    pub default_severity: Severity,
     pub lifecycle: LifecyclePolicy,
 }
 
@@ -643,7 +629,8 @@ fn validate(
             year - 1
         ));
     }
-    let classifier = Arc::new(build_classifier(path, &raw.classify, &catalogue, p));
+    let classifier =
+        Arc::new(build_classifier(path, &raw.classify, raw.incidents.default_severity, &catalogue, p));
     let system_ids: Vec<&str> = catalogue.systems.iter().map(|s| s.id.as_str()).collect();
     let (sla_book, sla_systems) =
         sla::build(&raw.calendars, &raw.sla, holidays.clone(), &timezone, &system_ids, p);
@@ -811,7 +798,7 @@ fn validate(
             shutdown_grace: secs(raw.server.shutdown_grace_seconds),
         },
         database_url: raw.database.url,
-        incidents: IncidentsConfig { default_severity: raw.incidents.default_severity, lifecycle },
+        incidents: IncidentsConfig { lifecycle },
         outbox,
         intake: IntakeConfig {
             max_batch: raw.intake.max_batch.max(1),
@@ -838,6 +825,7 @@ fn validate(
 fn build_classifier(
     config_path: &Path,
     raw: &RawClassify,
+    default_level: Option<Severity>,
     catalogue: &Catalogue,
     p: &mut Problems,
 ) -> Classifier {
@@ -854,7 +842,12 @@ fn build_classifier(
             }
         }
     };
-    let built = RuleSet::from_toml(&text).and_then(|rules| Classifier::new(rules, catalogue));
+    let built = RuleSet::from_toml(&text).and_then(|mut rules| {
+        if let Some(level) = default_level {
+            rules.default_level = level;
+        }
+        Classifier::new(rules, catalogue)
+    });
     match built {
         Ok(c) => c,
         Err(e) => {

@@ -38,7 +38,15 @@ fn a_minimal_file_works_with_defaults() {
     assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(c.server.public_url, "http://127.0.0.1:8080");
     assert_eq!(c.database_url, "sqlite://data/zhiban.db");
-    assert_eq!(c.incidents.default_severity, Severity::Three);
+    let plain = c
+        .classifier
+        .classify(&crate::domain::classify::ClassifyInput { text: "例行记录", ..Default::default() });
+    assert_eq!(plain.severity, Severity::Three, "the rule set's default level");
+    let four = parse(&format!("{MINIMAL}\n[incidents]\ndefault_severity = \"四级\"\n")).unwrap();
+    let plain = four
+        .classifier
+        .classify(&crate::domain::classify::ClassifyInput { text: "例行记录", ..Default::default() });
+    assert_eq!(plain.severity, Severity::Four, "incidents.default_severity overrides it");
     let am = &c.sources[&SourceKind::Alertmanager];
     assert!(matches!(&am.auth, SourceAuth::Bearer(s) if s.expose() == "token-from-the-environment"));
     assert_eq!(am.severity_map.get("critical"), Some(&Severity::One), "keys are case-folded");

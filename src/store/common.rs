@@ -245,12 +245,33 @@ impl Store for SqlStore {
 
     async fn timeline(&self, incident: IncidentId) -> StoreResult<Vec<TimelineEntry>> {
         let rows: Vec<TimelineRow> = sqlx::query_as(
-            "SELECT id, at, actor_kind, actor_id, channel, detail FROM timeline WHERE incident_id = $1 ORDER BY id",
+            "SELECT id, at, actor_kind, actor_id, channel, detail FROM timeline WHERE incident_id = $1 ORDER BY seq",
         )
         .bind(incident.0)
         .fetch_all(&self.reader)
         .await?;
         rows.into_iter().map(TimelineRow::into_domain).collect()
+    }
+
+    async fn incident_with_timeline(
+        &self,
+        ticket: TicketNo,
+    ) -> StoreResult<Option<(Incident, Vec<TimelineEntry>)>> {
+        let mut tx = self.reader.begin_with(dialect::BEGIN_SNAPSHOT).await?;
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ticket = $1"));
+        let row: Option<IncidentRow> =
+            sqlx::query_as(sql).bind(ticket.to_string()).fetch_optional(&mut *tx).await?;
+        let Some(row) = row else { return Ok(None) };
+        let incident = row.into_domain()?;
+        let rows: Vec<TimelineRow> = sqlx::query_as(
+            "SELECT id, at, actor_kind, actor_id, channel, detail FROM timeline WHERE incident_id = $1 ORDER BY seq",
+        )
+        .bind(incident.id.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let timeline = rows.into_iter().map(TimelineRow::into_domain).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some((incident, timeline)))
     }
 
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>> {

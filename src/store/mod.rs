@@ -180,6 +180,11 @@ pub trait Store: Send + Sync + 'static {
     async fn incident_by_ticket(&self, ticket: TicketNo) -> StoreResult<Option<Incident>>;
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
     async fn timeline(&self, incident: IncidentId) -> StoreResult<Vec<TimelineEntry>>;
+    /// An incident and its timeline read from one snapshot, so that they agree.
+    async fn incident_with_timeline(
+        &self,
+        ticket: TicketNo,
+    ) -> StoreResult<Option<(Incident, Vec<TimelineEntry>)>>;
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>>;
 
     /// Lease up to `limit` due pending messages to `worker` for `lease`; their attempt count goes up.

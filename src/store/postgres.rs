@@ -27,6 +27,7 @@ mod dialect {
     pub const BACKEND: Backend = Backend::Postgres;
     pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     pub const WRITE_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7204263)");
+    pub const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     pub const FOR_UPDATE: &str = " FOR UPDATE";
     pub const TAKE_DUE_TIMERS: &str = "DELETE FROM timers WHERE id IN \
         (SELECT id FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \

@@ -28,6 +28,8 @@ mod dialect {
     pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     /// SQLite has no row locks: the writer connection serialises every write transaction.
     pub const WRITE_LOCK: Option<&str> = None;
+    /// A read transaction: in WAL mode its first read fixes the snapshot for the rest.
+    pub const BEGIN_SNAPSHOT: &str = "BEGIN";
     pub const FOR_UPDATE: &str = "";
     pub const TAKE_DUE_TIMERS: &str = "DELETE FROM timers WHERE id IN \
         (SELECT id FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2) RETURNING incident_id, kind, due_at";

@@ -139,12 +139,11 @@ pub async fn show(
     let me = person(&state.config, &headers)?;
     require(me, Permission::ReadIncidents)?;
     let ticket = parse_ticket(&ticket)?;
-    let incident = state
+    let (incident, timeline) = state
         .store
-        .incident_by_ticket(ticket)
+        .incident_with_timeline(ticket)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
-    let timeline = state.store.timeline(incident.id).await?;
     Ok(Json(view(&state, incident, Some(timeline))))
 }
 
@@ -227,8 +226,12 @@ pub async fn act(
     };
     require(me, permission)?;
     let actor = Actor::Person(PersonId(me.id.clone()));
-    let incident = state.service.act(ticket, action, actor, Channel::Api).await?;
-    let timeline = state.store.timeline(incident.id).await?;
+    state.service.act(ticket, action, actor, Channel::Api).await?;
+    let (incident, timeline) = state
+        .store
+        .incident_with_timeline(ticket)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
     Ok(Json(view(&state, incident, Some(timeline))))
 }
 

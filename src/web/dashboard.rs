@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::value::Serde;
 use minijinja::{Environment, context};
@@ -147,16 +147,9 @@ pub async fn incident(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let incident = match state.store.incident_by_ticket(ticket).await {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            return (StatusCode::NOT_FOUND, ApiError::NotFound(format!("no incident {ticket}")))
-                .into_response();
-        }
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let timeline = match state.store.timeline(incident.id).await {
-        Ok(t) => t,
+    let (incident, timeline) = match state.store.incident_with_timeline(ticket).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return ApiError::NotFound(format!("no incident {ticket}")).into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
     let url = state.service.incident_url(incident.ticket);
