@@ -139,12 +139,17 @@ pub async fn show(
     let me = person(&state.config, &headers)?;
     require(me, Permission::ReadIncidents)?;
     let ticket = parse_ticket(&ticket)?;
+    current_view(&state, ticket).await
+}
+
+/// An incident with its timeline, as it stands now.
+async fn current_view(state: &AppState, ticket: TicketNo) -> Result<Json<IncidentView>, ApiError> {
     let (incident, timeline) = state
         .store
         .incident_with_timeline(ticket)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
-    Ok(Json(view(&state, incident, Some(timeline))))
+    Ok(Json(view(state, incident, Some(timeline))))
 }
 
 /// The optional body of an action.
@@ -227,12 +232,7 @@ pub async fn act(
     require(me, permission)?;
     let actor = Actor::Person(PersonId(me.id.clone()));
     state.service.act(ticket, action, actor, Channel::Api).await?;
-    let (incident, timeline) = state
-        .store
-        .incident_with_timeline(ticket)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
-    Ok(Json(view(&state, incident, Some(timeline))))
+    current_view(&state, ticket).await
 }
 
 /// A fault reported through the API (e.g. by the service desk taking a phone call).
