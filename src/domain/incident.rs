@@ -600,7 +600,12 @@ impl Incident {
                     SlaTarget::Respond => state.responded_at.is_none() && from.is_open(),
                     SlaTarget::Resolve => from.is_open(),
                 };
-                if !pending || state.paused() {
+                let already_breached = match target {
+                    SlaTarget::Respond => state.respond_breached,
+                    SlaTarget::Resolve => state.resolve_breached,
+                };
+                // A breach is recorded once, even if a re-plan arms its timer again.
+                if !pending || state.paused() || already_breached {
                     return Err(not_allowed());
                 }
                 let due = match target {

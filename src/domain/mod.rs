@@ -12,6 +12,8 @@ pub mod timeline;
 
 #[cfg(test)]
 mod incident_tests;
+#[cfg(test)]
+mod sla_tests;
 
 pub use dedup::DedupKey;
 pub use incident::{
