@@ -552,6 +552,8 @@ impl Incident {
                         open_targets.push(SlaTarget::Resolve);
                     }
                     self.plan_sla(book, &open_targets, ctx.at, &mut effects);
+                    // The new level may report progress at another interval, or not at all.
+                    self.sla_progress(ctx, policy, &mut effects);
                 }
             }
             Action::AckOverdue => {
@@ -573,6 +575,9 @@ impl Incident {
                 effects.push(Effect::Record(EventKind::SlaPaused { reason: reason.clone() }));
             }
             Action::ResumeSla => {
+                if !from.is_open() {
+                    return Err(not_allowed());
+                }
                 let Some(state) = self.sla.as_mut() else { return Err(TransitionError::NoSla) };
                 let Some(open_pause) = state.pauses.last_mut().filter(|p| p.until.is_none()) else {
                     return Err(not_allowed());
@@ -657,6 +662,7 @@ impl Incident {
         if self.status.awaits_ack() {
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
         }
+        self.end_pause(ctx.at);
         // A fix is also the response, if nobody acknowledged first.
         self.sla_responded(ctx.at, effects);
         if self.sla.is_some() {
@@ -691,6 +697,9 @@ impl Incident {
             state.respond_from = ctx.at;
             state.resolve_from = ctx.at;
             state.responded_at = None;
+            // A new cycle can breach again; the earlier breaches stay on the timeline.
+            state.respond_breached = false;
+            state.resolve_breached = false;
             if let Some(pause) = state.pauses.last_mut().filter(|p| p.until.is_none()) {
                 pause.until = Some(ctx.at);
             }
@@ -709,6 +718,7 @@ impl Incident {
 
     fn end(&mut self, ctx: &Context, to: Status, effects: &mut Vec<Effect>) {
         self.cancel_sla_timers(effects);
+        self.end_pause(ctx.at);
         if self.status.awaits_ack() {
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
         }
@@ -736,7 +746,12 @@ impl Incident {
         let severity = self.severity;
         let Some(state) = self.sla.as_mut() else { return };
         for &target in targets {
-            let Ok(deadline) = book.deadline(state, severity, target) else { continue };
+            let Ok(deadline) = book.deadline(state, severity, target) else {
+                // No deadline can be computed (the policy lost this level): no stale timers either.
+                effects.push(Effect::CancelTimer(TimerKind::warn_for(target)));
+                effects.push(Effect::CancelTimer(TimerKind::due_for(target)));
+                continue;
+            };
             match target {
                 SlaTarget::Respond => state.respond_due = Some(deadline.due),
                 SlaTarget::Resolve => state.resolve_due = Some(deadline.due),
@@ -746,6 +761,14 @@ impl Incident {
                 None => effects.push(Effect::CancelTimer(TimerKind::warn_for(target))),
             }
             effects.push(Effect::ArmTimer { kind: TimerKind::due_for(target), due: deadline.due });
+        }
+    }
+
+    /// A pause ends when the incident is fixed or finished.
+    fn end_pause(&mut self, at: Timestamp) {
+        if let Some(pause) = self.sla.as_mut().and_then(|s| s.pauses.last_mut()).filter(|p| p.until.is_none())
+        {
+            pause.until = Some(at);
         }
     }
 
@@ -763,11 +786,13 @@ impl Incident {
     /// (Re)arm the progress-report reminder, counting from now.
     fn sla_progress(&mut self, ctx: &Context, policy: &LifecyclePolicy, effects: &mut Vec<Effect>) {
         let (Some(book), Some(state)) = (policy.sla.as_deref(), self.sla.as_ref()) else { return };
-        if state.paused() || state.responded_at.is_none() {
+        if !self.status.is_open() || state.paused() || state.responded_at.is_none() {
             return;
         }
-        if let Ok(Some(due)) = book.progress_due(state, self.severity, ctx.at) {
-            effects.push(Effect::ArmTimer { kind: TimerKind::ProgressDue, due });
+        match book.progress_due(state, self.severity, ctx.at) {
+            Ok(Some(due)) => effects.push(Effect::ArmTimer { kind: TimerKind::ProgressDue, due }),
+            // This level asks for no progress reports (or the policy changed).
+            _ => effects.push(Effect::CancelTimer(TimerKind::ProgressDue)),
         }
     }
 

@@ -175,17 +175,26 @@ impl SlaBook {
 
     fn deadline_of(&self, target: &Target, from: Timestamp, pauses: &[Pause]) -> Result<Deadline, SlaError> {
         let cal = self.calendar(&target.calendar)?;
-        let paused: SignedDuration = pauses
-            .iter()
-            .filter(|p| p.from >= from)
-            .filter_map(|p| p.until.map(|until| cal.working_time_between(p.from, until)))
-            .fold(SignedDuration::ZERO, |a, b| a + b);
         let unpaused_due = match target.within {
             Within::Duration(d) => cal.add(from, d)?,
             Within::WorkingDays(n) => cal.add_working_days(from, n)?,
         };
+        // Each finished pause that began while the clock was still running moves the deadline by
+        // its working time; a pause begun after the deadline had passed changes nothing.
+        let mut due = unpaused_due;
+        let mut paused = SignedDuration::ZERO;
+        let mut finished: Vec<&Pause> =
+            pauses.iter().filter(|p| p.from >= from && p.until.is_some()).collect();
+        finished.sort_by_key(|p| p.from);
+        for p in finished {
+            if p.from >= due {
+                break;
+            }
+            let length = cal.working_time_between(p.from, p.until.expect("finished pauses have an end"));
+            paused += length;
+            due = cal.add(due, length)?;
+        }
         let allowed = cal.working_time_between(cal.next_working_instant(from), unpaused_due);
-        let due = if paused.is_zero() { unpaused_due } else { cal.add(unpaused_due, paused)? };
         let warn_at = match self.warn_at {
             Some(share) if share > 0.0 && share < 1.0 => {
                 let before = SignedDuration::from_secs_f64(allowed.as_secs_f64() * share);
