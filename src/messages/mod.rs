@@ -193,7 +193,7 @@ mod tests {
         );
         assert_eq!(
             text,
-            "【一级故障】20261124-007 电子卷宗应用系统无法上传（电子卷宗应用系统），状态：待确认。详情：http://zb/incidents/20261124-007"
+            "【一级故障】20261124-007 电子卷宗应用系统无法上传（电子卷宗应用系统）。详情：http://zb/incidents/20261124-007"
         );
         let text =
             m.event_text(&i, None, "", &EventKind::Resolved { note: None, by_source: true }, "alertmanager");
