@@ -164,9 +164,14 @@ async fn reporting_by_api_and_the_dashboard(backend: Backend) {
     let html = r.text().await.unwrap();
     assert!(html.contains("统一业务应用系统") && html.contains("某省高级人民法院"), "{html}");
 
-    for path in ["/healthz", "/readyz", "/metrics"] {
+    for path in ["/healthz", "/readyz"] {
         assert_eq!(app.http.get(app.url(path)).send().await.unwrap().status(), 200, "{path}");
     }
+    // Metrics are for people and the scraper, not for anyone on the network.
+    assert_eq!(app.http.get(app.url("/metrics")).send().await.unwrap().status(), 401);
+    let r = app.http.get(app.url("/metrics")).bearer_auth(LEADER).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("zhiban_open_incidents{severity=\"1\"}"));
     let r = app.http.get(app.url("/nowhere")).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_found");

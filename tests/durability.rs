@@ -89,7 +89,8 @@ async fn a_pending_timer_survives_restarts_and_fires_once(backend: Backend) {
     let events: Vec<String> =
         receiver.bodies().iter().map(|b| b["event"].as_str().unwrap().to_string()).collect();
     assert_eq!(events, ["opened", "ack_overdue", "resolved", "closed"]);
-    let (_, metrics) = (0, app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap());
+    let metrics =
+        app.http.get(app.url("/metrics")).bearer_auth(ADMIN).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("zhiban_timers_pending 0"), "{metrics}");
     app.stop().await;
 }
@@ -137,7 +138,8 @@ async fn failed_deliveries_are_retried_then_dead_lettered(backend: Backend) {
     // Dead letters are for admins.
     let (status, _) = app.get("/api/v1/outbox?status=dead", ENGINEER).await;
     assert_eq!(status, 403);
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics =
+        app.http.get(app.url("/metrics")).bearer_auth(ADMIN).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("zhiban_outbox_dead 1"), "{metrics}");
     app.stop().await;
 }

@@ -135,6 +135,8 @@ struct RawServer {
     timezone: String,
     #[serde(default = "default_shutdown_grace")]
     shutdown_grace_seconds: u64,
+    /// A bearer token for Prometheus to scrape `/metrics` with (any person's API token works too).
+    metrics_token: Option<SecretSource>,
 }
 
 impl Default for RawServer {
@@ -146,6 +148,7 @@ impl Default for RawServer {
             language: default_language(),
             timezone: default_timezone(),
             shutdown_grace_seconds: default_shutdown_grace(),
+            metrics_token: None,
         }
     }
 }
@@ -417,6 +420,7 @@ pub struct ServerConfig {
     pub language: Language,
     pub timezone: TimeZone,
     pub shutdown_grace: SignedDuration,
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -618,6 +622,11 @@ fn validate(
         p.add("database.url", "use sqlite://PATH or postgres://USER@HOST/DB");
     }
 
+    let metrics_token = raw
+        .server
+        .metrics_token
+        .as_ref()
+        .and_then(|t| t.resolve(env).map_err(|e| p.add("server.metrics_token", e)).ok());
     let holidays = Arc::new(load_holidays(path, &raw.holidays, p));
     let mut warnings = Vec::new();
     let today = jiff::Timestamp::now().to_zoned_datetime(timezone.clone()).date();
@@ -796,6 +805,7 @@ fn validate(
             language,
             timezone,
             shutdown_grace: secs(raw.server.shutdown_grace_seconds),
+            metrics_token,
         },
         database_url: raw.database.url,
         incidents: IncidentsConfig { lifecycle },

@@ -54,6 +54,16 @@ pub fn person<'c>(config: &'c Config, headers: &HeaderMap) -> Result<&'c Person,
     config.person_for_token(&token).ok_or_else(|| ApiError::Unauthorized("the API token is not valid".into()))
 }
 
+/// `/metrics`: the scrape token, or any person's API token.
+pub fn check_metrics(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let (Some(expected), Some(presented)) = (&config.server.metrics_token, bearer(headers)) {
+        if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
+            return Ok(());
+        }
+    }
+    person(config, headers).map(|_| ())
+}
+
 pub fn require(person: &Person, permission: Permission) -> Result<(), ApiError> {
     if person.may(permission) {
         Ok(())

@@ -1,8 +1,11 @@
 //! Liveness, readiness and metrics.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
+
+use super::auth::check_metrics;
 
 use super::AppState;
 
@@ -19,7 +22,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus text; needs `Authorization: Bearer` with the scrape token or an API token.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = check_metrics(&state.config, &headers) {
+        return e.into_response();
+    }
     let now = state.service.now();
     match state.store.stats(now).await {
         Ok(stats) => (
@@ -33,4 +40,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             format!("# the database is unavailable: {e}\n"),
         ),
     }
+    .into_response()
 }
