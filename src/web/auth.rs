@@ -56,10 +56,10 @@ pub fn person<'c>(config: &'c Config, headers: &HeaderMap) -> Result<&'c Person,
 
 /// `/metrics`: the scrape token, or any person's API token.
 pub fn check_metrics(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
-    if let (Some(expected), Some(presented)) = (&config.server.metrics_token, bearer(headers)) {
-        if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
-            return Ok(());
-        }
+    if let (Some(expected), Some(presented)) = (&config.server.metrics_token, bearer(headers))
+        && bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes()))
+    {
+        return Ok(());
     }
     person(config, headers).map(|_| ())
 }
