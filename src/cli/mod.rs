@@ -58,10 +58,24 @@ enum Command {
         #[arg(default_value = "config/zhiban.toml")]
         file: PathBuf,
     },
+    /// The audit log (审计日志): `verify` checks that no record was changed, removed or inserted.
+    Audit {
+        #[command(subcommand)]
+        what: AuditWhat,
+    },
     /// Classify a report's text (定级): level, system and reasons.
     Classify(classify::ClassifyArgs),
     /// Measure intake throughput and latency against the real HTTP endpoint.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditWhat {
+    /// Check the whole hash chain.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -159,6 +173,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => bench::run(args).await,
         Command::Classify(args) => classify::run(args),
+        Command::Audit { what: AuditWhat::Verify { config } } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprint!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let store = app::open_store(&config).await?;
+            let mut records = Vec::new();
+            loop {
+                let page = store
+                    .audit_log(records.last().map_or(0, |r: &crate::domain::audit::AuditRecord| r.seq), 1000)
+                    .await?;
+                if page.is_empty() {
+                    break;
+                }
+                records.extend(page);
+            }
+            match crate::domain::audit::verify(&records) {
+                Ok(n) => {
+                    println!("audit log: {n} records, the chain is intact");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("audit log: BROKEN at {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
     }
 }
 

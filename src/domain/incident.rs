@@ -175,6 +175,22 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action's arguments, for the audit log.
+    pub fn detail(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Action::Resolve { note } | Action::Close { note } => json!({ "note": note }),
+            Action::Reopen { reason } | Action::Cancel { reason } | Action::PauseSla { reason } => {
+                json!({ "reason": reason })
+            }
+            Action::MergeInto { target } => json!({ "target": target }),
+            Action::Comment { text } => json!({ "text": text }),
+            Action::SetSeverity { to, reason } => json!({ "to": to, "reason": reason }),
+            Action::SlaWarn(t) | Action::SlaBreach(t) => json!({ "target": t }),
+            _ => json!({}),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Action::Acknowledge => "acknowledge",

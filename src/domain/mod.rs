@@ -1,5 +1,6 @@
 //! Pure domain types and rules: no I/O, no SQL, no clocks of their own.
 
+pub mod audit;
 pub mod calendar;
 pub mod classify;
 pub mod dedup;

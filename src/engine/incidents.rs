@@ -14,6 +14,7 @@ use super::classify::Report;
 use super::clock::Clock;
 use super::writeset::WriteSet;
 use crate::config::{Config, Language};
+use crate::domain::audit::{AuditEntry, AuditRecord, GENESIS, chain_hash};
 use crate::domain::classify::correlate_steps;
 use crate::domain::{
     Action, Actor, Channel, Context, DedupKey, Incident, IncidentId, NewIncident, Status, TicketNo,
@@ -290,6 +291,13 @@ impl IncidentService {
             let id = incident.id;
             let mut ws = WriteSet::default();
             ws.load(vec![incident]);
+            let audited = AuditEntry {
+                at: ctx.at,
+                actor: ctx.actor.clone(),
+                action: action.name().to_string(),
+                subject: format!("incident:{ticket}"),
+                detail: action.detail(),
+            };
             let effects =
                 ws.get_mut(id).expect("just loaded").apply(action, &ctx, &self.config.incidents.lifecycle)?;
             let recorded = ws.apply_effects(id, effects, &ctx);
@@ -297,6 +305,11 @@ impl IncidentService {
             let incident = ws.get(id).expect("tracked").clone();
             let touched = Touched { timers: ws.arms_timers(), outbox: ws.has_messages() };
             ws.flush(tx.as_mut(), ctx.at).await?;
+            // Write transactions run one at a time, so the chain cannot fork.
+            let (last_seq, prev) = tx.last_audit().await?.unwrap_or((0, GENESIS.to_string()));
+            let seq = last_seq + 1;
+            let hash = chain_hash(&prev, seq, &audited);
+            tx.append_audit(&[AuditRecord { seq, entry: audited, prev_hash: prev, hash }]).await?;
             tx.commit().await?;
             self.wake(touched);
             Ok(incident)

@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp, civil::Date};
 use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
 use super::{Db, dialect};
+use crate::domain::audit::{AuditEntry, AuditRecord};
 use crate::domain::{
     Actor, Channel, DedupKey, EventKind, Incident, IncidentId, PersonId, Severity, Status, TicketNo,
     TimelineEntry, TimerKind,
@@ -109,6 +110,38 @@ impl TimelineRow {
                 .ok_or_else(|| corrupt("actor"))?,
             channel: Channel::parse(&self.channel).ok_or_else(|| corrupt("channel"))?,
             event: serde_json::from_str::<EventKind>(&self.detail).map_err(|_| corrupt("detail"))?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    seq: i64,
+    at: i64,
+    actor_kind: String,
+    actor_id: Option<String>,
+    action: String,
+    subject: String,
+    detail: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl AuditRow {
+    fn into_domain(self) -> StoreResult<AuditRecord> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("audit record {}: {what}", self.seq));
+        Ok(AuditRecord {
+            seq: self.seq,
+            entry: AuditEntry {
+                at: from_ms(self.at)?,
+                actor: Actor::from_parts(&self.actor_kind, self.actor_id.clone())
+                    .ok_or_else(|| corrupt("actor"))?,
+                action: self.action,
+                subject: self.subject,
+                detail: serde_json::from_str(&self.detail).map_err(|_| corrupt("detail"))?,
+            },
+            prev_hash: self.prev_hash,
+            hash: self.hash,
         })
     }
 }
@@ -365,6 +398,18 @@ impl Store for SqlStore {
         rows.into_iter().map(OutboxRow::into_domain).collect()
     }
 
+    async fn audit_log(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT seq, at, actor_kind, actor_id, action, subject, detail, prev_hash, hash FROM audit_log \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(AuditRow::into_domain).collect()
+    }
+
     async fn stats(&self, now: Timestamp) -> StoreResult<StoreStats> {
         let mut stats = StoreStats::default();
         let open: Vec<(i64, i64)> = sqlx::query_as(
@@ -550,6 +595,33 @@ impl Tx for SqlTx {
         }
         timers.sort_by_key(|t| (t.due_at, t.incident_id));
         Ok(timers)
+    }
+
+    async fn last_audit(&mut self) -> StoreResult<Option<(i64, String)>> {
+        Ok(sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
+    async fn append_audit(&mut self, records: &[AuditRecord]) -> StoreResult<()> {
+        for r in records {
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor_kind, actor_id, action, subject, detail, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(r.seq)
+            .bind(ms(r.entry.at))
+            .bind(r.entry.actor.kind())
+            .bind(r.entry.actor.id())
+            .bind(&r.entry.action)
+            .bind(&r.entry.subject)
+            .bind(r.entry.detail.to_string())
+            .bind(&r.prev_hash)
+            .bind(&r.hash)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
     }
 
     async fn enqueue(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize> {

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp, civil::Date};
 use serde::Serialize;
 
+use crate::domain::audit::AuditRecord;
 use crate::domain::{DedupKey, Incident, IncidentId, Severity, Status, TicketNo, TimelineEntry, TimerKind};
 
 pub type SharedStore = Arc<dyn Store>;
@@ -208,6 +209,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<OutboxMessage>>;
 
     async fn stats(&self, now: Timestamp) -> StoreResult<StoreStats>;
+
+    /// Audit records after `after_seq`, oldest first.
+    async fn audit_log(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
 }
 
 /// A delivery already taken, by the sender's own id.
@@ -264,6 +268,10 @@ pub trait Tx: Send {
     /// Remove and return up to `limit` due timers. Other instances skip the rows this transaction
     /// holds; if it rolls back (or its instance dies) the timers are due again.
     async fn take_due_timers(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<DueTimer>>;
+
+    /// The newest audit record's place and hash (the chain continues from it).
+    async fn last_audit(&mut self) -> StoreResult<Option<(i64, String)>>;
+    async fn append_audit(&mut self, records: &[AuditRecord]) -> StoreResult<()>;
 
     /// Messages whose idempotency key exists already are skipped; returns how many were added.
     async fn enqueue(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize>;

@@ -315,6 +315,28 @@ pub async fn create(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Records after this sequence number (the `next` of the previous page).
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// The audit log, oldest first (admins only).
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::Admin)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let records = state.store.audit_log(q.after.unwrap_or(0), q.limit.unwrap_or(100).clamp(1, 1000)).await?;
+    let next = records.last().map(|r| r.seq);
+    Ok(Json(json!({ "records": records, "next": next })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
     status: Option<String>,
     limit: Option<u32>,

@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{ticket}", get(api::show))
         .route("/api/v1/incidents/{ticket}/{action}", post(api::act))
         .route("/api/v1/outbox", get(api::outbox))
+        .route("/api/v1/audit", get(api::audit))
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
