@@ -84,6 +84,16 @@ async fn deadlines_warn_breach_and_pause(backend: Backend) {
     let incident = wait_for(&app, &ticket, "sla_breached", 1).await;
     assert_eq!(events(&incident, "sla_breached")[0]["target"], "respond");
     assert_eq!(incident["sla"]["respond_breached"], true);
+    // Leaders see it on the dashboard.
+    let page = app
+        .http
+        .get(app.url(&format!("/incidents/{ticket}")))
+        .basic_auth("x", Some(LEADER))
+        .send()
+        .await
+        .unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("响应时限") && html.contains("已超时"), "{html}");
 
     let (status, body) =
         app.post(&format!("/api/v1/incidents/{ticket}/acknowledge"), ENGINEER, json!({})).await;

@@ -48,6 +48,12 @@ struct Row {
     created: String,
     occurrences: u32,
     link: Option<String>,
+    /// SLA: the deadlines, in local time, and whether they were missed.
+    respond_due: Option<String>,
+    resolve_due: Option<String>,
+    respond_breached: bool,
+    resolve_breached: bool,
+    paused: bool,
 }
 
 fn row(state: &AppState, i: &Incident) -> Row {
@@ -72,6 +78,16 @@ fn row(state: &AppState, i: &Incident) -> Row {
         occurrences: i.occurrences,
         // Only web links: a sender's `javascript:` URL must never become a clickable link.
         link: i.link.clone().filter(|l| l.starts_with("http://") || l.starts_with("https://")),
+        respond_due: i
+            .sla
+            .as_ref()
+            .filter(|s| s.responded_at.is_none())
+            .and_then(|s| s.respond_due)
+            .map(|t| local_time(state, t)),
+        resolve_due: i.sla.as_ref().and_then(|s| s.resolve_due).map(|t| local_time(state, t)),
+        respond_breached: i.sla.as_ref().is_some_and(|s| s.respond_breached),
+        resolve_breached: i.sla.as_ref().is_some_and(|s| s.resolve_breached),
+        paused: i.sla.as_ref().is_some_and(|s| s.paused()),
     }
 }
 
