@@ -163,6 +163,7 @@ async fn reporting_by_api_and_the_dashboard(backend: Backend) {
         .unwrap();
     let html = r.text().await.unwrap();
     assert!(html.contains("统一业务应用系统") && html.contains("某省高级人民法院"), "{html}");
+    assert!(html.contains("定级依据"), "the reasons for the level are shown: {html}");
 
     for path in ["/healthz", "/readyz"] {
         assert_eq!(app.http.get(app.url(path)).send().await.unwrap().status(), 200, "{path}");

@@ -186,10 +186,18 @@ pub async fn incident(
             }
         })
         .collect();
+    // 定级依据: why the incident got its first level.
+    let reasons: Vec<String> = timeline
+        .iter()
+        .find_map(|e| match &e.event {
+            crate::domain::EventKind::Opened { reasons, .. } => Some(reasons.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
     render(
         &state,
         "incident.html",
         &me,
-        context! { i => Serde(row(&state, &incident)), timeline => Serde(&entries) },
+        context! { i => Serde(row(&state, &incident)), timeline => Serde(&entries), reasons => Serde(&reasons) },
     )
 }
