@@ -65,6 +65,16 @@ async fn people_act_within_their_roles(backend: Backend) {
 
     let (status, _) = app.post(&path("acknowledge"), "no-such-token", json!({})).await;
     assert_eq!(status, 401);
+    // A browser resends Basic credentials on its own: the API must not take them (CSRF).
+    let r = app
+        .http
+        .post(app.url(&path("comment")))
+        .basic_auth("x", Some(ENGINEER))
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     let (status, body) = app.post(&path("explode"), ENGINEER, json!({})).await;
     assert_eq!(status, 404, "{body}");
     let (status, body) = app.post("/api/v1/incidents/20261301-001/acknowledge", ENGINEER, json!({})).await;
@@ -141,6 +151,17 @@ async fn reporting_by_api_and_the_dashboard(backend: Backend) {
         .await;
     assert_eq!(status, 201, "{body}");
     let ticket = body["ticket"].as_str().unwrap().to_string();
+    // The reporter's level is a floor, not a ceiling: the text can make it more severe.
+    let (status, body) = app
+        .post(
+            "/api/v1/incidents",
+            ENGINEER,
+            json!({"title": "统一业务应用系统全省瘫痪，无法立案", "severity": 4}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let raised = app.incident(body["ticket"].as_str().unwrap()).await;
+    assert_eq!(raised["severity"], 1, "{raised}");
     let (status, body) =
         app.post("/api/v1/incidents", ENGINEER, json!({"title": "x", "system": "不存在的系统"})).await;
     assert_eq!((status, body["error"]["field"].as_str()), (400, Some("system")));

@@ -92,6 +92,22 @@ async fn incidents_round_trip_and_tickets_count_per_day(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(page.iter().map(|i| i.id).collect::<Vec<_>>(), [b.id]);
+    // Newest first by default; most severe first when asked.
+    let mut tx = store.begin().await.unwrap();
+    let mut older = tx.lock_incidents(&[a.id]).await.unwrap();
+    older[0].severity = Severity::One;
+    tx.save_incidents(&older).await.unwrap();
+    let mut newer = tx.lock_incidents(&[b.id]).await.unwrap();
+    newer[0].severity = Severity::Four;
+    tx.save_incidents(&newer).await.unwrap();
+    tx.commit().await.unwrap();
+    let newest = store.incidents(&IncidentFilter { limit: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(newest[0].id, b.id);
+    let severe = store
+        .incidents(&IncidentFilter { limit: 1, most_severe_first: true, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(severe[0].id, a.id, "an older 一级 comes before a newer 四级");
 }
 
 async fn dedup_keys_and_receipts(backend: Backend) {

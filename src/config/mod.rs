@@ -695,13 +695,6 @@ fn validate(
             p.add(format!("api.tokens[{i}].person"), format!("no person has the id '{}'", t.person));
         }
     }
-    for i in 0..api_tokens.len() {
-        for j in 0..i {
-            if api_tokens[i].0 == api_tokens[j].0 {
-                p.add(format!("api.tokens[{i}].token"), format!("the same token as api.tokens[{j}]"));
-            }
-        }
-    }
 
     let mut sources = BTreeMap::new();
     for (name, s) in &raw.sources {
@@ -749,6 +742,33 @@ fn validate(
         if let (true, Some(auth)) = (s.enabled, auth) {
             let severity_map = s.severity_map.iter().map(|(k, v)| (k.trim().to_lowercase(), *v)).collect();
             sources.insert(kind, SourceConfig { auth, severity_map, default_severity: s.default_severity });
+        }
+    }
+
+    // One secret, one purpose: a token shared by two sources (or a source and a person) would let
+    // one of them act as the other.
+    let mut secrets: Vec<(String, &Secret)> = Vec::new();
+    for (i, (secret, _)) in api_tokens.iter().enumerate() {
+        secrets.push((format!("api.tokens[{i}].token"), secret));
+    }
+    for (kind, source) in &sources {
+        let (field, secret) = match &source.auth {
+            SourceAuth::Bearer(s) => ("token", s),
+            SourceAuth::Hmac { secret, .. } => ("secret", secret),
+        };
+        secrets.push((format!("sources.{}.{field}", kind.as_str()), secret));
+    }
+    if let Some(t) = &metrics_token {
+        secrets.push(("server.metrics_token".into(), t));
+    }
+    for i in 0..secrets.len() {
+        for j in 0..i {
+            if secrets[i].1 == secrets[j].1 {
+                p.add(
+                    secrets[i].0.clone(),
+                    format!("the same secret as {}; give each its own", secrets[j].0),
+                );
+            }
         }
     }
 

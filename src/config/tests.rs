@@ -191,6 +191,13 @@ fn the_shipped_example_is_valid() {
 }
 
 #[test]
+fn a_secret_has_one_owner() {
+    let text = MINIMAL.replace("token = \"dev-admin-token\"", "token = \"token-from-the-environment\"");
+    let e = parse(&text).unwrap_err();
+    assert!(e.problems.iter().any(|p| p.reason.contains("the same secret")), "{e}");
+}
+
+#[test]
 fn a_misspelt_top_level_table_is_refused() {
     let e = parse("[[peoples]]\nid = \"x\"\n").unwrap_err();
     assert!(e.problems[0].reason.contains("peoples"), "{e}");

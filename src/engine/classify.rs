@@ -33,8 +33,15 @@ pub struct Report {
 }
 
 /// Longest title and description kept; senders sometimes put whole logs in them.
-const MAX_TITLE_CHARS: usize = 200;
-const MAX_DESCRIPTION_CHARS: usize = 8000;
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 8000;
+
+/// Text fit to store: NUL characters removed (PostgreSQL refuses them in TEXT, and a sender would
+/// retry the same body forever) and cut to `max` characters.
+pub fn clean_text(s: &str, max: usize) -> String {
+    let s: String = s.chars().filter(|c| *c != '\0').collect();
+    truncate_chars(&s, max)
+}
 
 /// The sender's own severity, through the source's map (or a level written the way people do).
 /// A hint the map does not know falls back to the source's default.
@@ -64,8 +71,10 @@ pub fn report_from_alert(
     classifier: &Classifier,
     language: Language,
 ) -> Report {
-    let title = truncate_chars(&alert.title, MAX_TITLE_CHARS);
-    let description = truncate_chars(&alert.description, MAX_DESCRIPTION_CHARS);
+    let title = clean_text(&alert.title, MAX_TITLE_CHARS);
+    let description = clean_text(&alert.description, MAX_DESCRIPTION_CHARS);
+    let labels = alert.labels.iter().map(|(k, v)| (clean_text(k, 200), clean_text(v, 1000))).collect();
+    let link = alert.link.as_deref().map(|l| clean_text(l, 2000));
     let text = if description.is_empty() { title.clone() } else { format!("{title}\n{description}") };
     let c = classifier.classify(&ClassifyInput {
         text: &text,
@@ -75,8 +84,8 @@ pub fn report_from_alert(
     });
     Report {
         source: alert.source.as_str().to_string(),
-        fingerprint: alert.fingerprint,
-        occurrence_id: alert.occurrence_id,
+        fingerprint: clean_text(&alert.fingerprint, 1000),
+        occurrence_id: alert.occurrence_id.as_deref().map(|o| clean_text(o, 1000)),
         resolved: alert.status == AlertStatus::Resolved,
         title,
         description,
@@ -84,8 +93,8 @@ pub fn report_from_alert(
         reasons: reason_texts(&c, language),
         system: c.system,
         unit: c.unit,
-        labels: alert.labels,
-        link: alert.link,
+        labels,
+        link,
     }
 }
 
@@ -175,6 +184,11 @@ mod tests {
         let r = report_from_alert(alert("磁盘空间不足", None, Some("统一业务")), &source(), &c, Language::En);
         assert_eq!(r.system.as_deref(), Some("tyyw"));
         assert!(!r.reasons.is_empty());
+    }
+
+    #[test]
+    fn nul_characters_never_reach_the_store() {
+        assert_eq!(clean_text("审判\0系统", 10), "审判系统");
     }
 
     #[test]

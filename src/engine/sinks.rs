@@ -94,7 +94,8 @@ impl Sink for WebhookSink {
             .body(body)
             .send()
             .await
-            .map_err(|e| DeliveryError::transient(format!("POST failed: {e}")))?;
+            // The URL stays out of the error: robot webhooks carry their key in it (?key=…).
+            .map_err(|e| DeliveryError::transient(format!("POST failed: {}", e.without_url())))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -123,6 +124,31 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_failed_post_never_shows_the_url_and_its_key() {
+        let sink = WebhookSink {
+            url: "http://127.0.0.1:1/cgi-bin/webhook/send?key=SUPERSECRETKEY".into(),
+            secret: None,
+            http: http_client(std::time::Duration::from_secs(2)),
+        };
+        let message = OutboxMessage {
+            id: 1,
+            idempotency_key: "k".into(),
+            incident_id: None,
+            sink: "robot".into(),
+            payload: serde_json::json!({}),
+            status: crate::store::OutboxStatus::Pending,
+            attempts: 1,
+            next_attempt_at: jiff::Timestamp::UNIX_EPOCH,
+            last_error: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            sent_at: None,
+        };
+        let err = sink.deliver(&message).await.unwrap_err();
+        assert!(!err.message.contains("SUPERSECRETKEY"), "{}", err.message);
+        assert!(!err.permanent);
+    }
 
     #[test]
     fn signature_is_hmac_sha256_hex() {

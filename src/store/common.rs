@@ -271,7 +271,12 @@ impl Store for SqlStore {
         if let Some(before) = filter.before_id {
             q.push(" AND id < ").push_bind(before.0);
         }
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit.max(1)));
+        q.push(if filter.most_severe_first {
+            " ORDER BY severity, id DESC LIMIT "
+        } else {
+            " ORDER BY id DESC LIMIT "
+        })
+        .push_bind(i64::from(filter.limit.max(1)));
         let rows: Vec<IncidentRow> = q.build_query_as().fetch_all(&self.reader).await?;
         rows.into_iter().map(IncidentRow::into_domain).collect()
     }

@@ -152,6 +152,9 @@ pub struct IncidentFilter {
     pub limit: u32,
     /// Only incidents with a smaller id (keyset pagination).
     pub before_id: Option<IncidentId>,
+    /// Most severe first (then newest), instead of newest first: so that a limit never hides a
+    /// 一级 incident behind a storm of milder ones.
+    pub most_severe_first: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

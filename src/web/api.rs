@@ -18,7 +18,7 @@ use crate::domain::{
     Action, Actor, Channel, Incident, IncidentId, PersonId, Severity, Status, TicketNo, TimelineEntry,
 };
 use crate::engine::Report;
-use crate::engine::classify::reason_texts;
+use crate::engine::classify::{MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, clean_text, reason_texts};
 use crate::store::{IncidentFilter, OutboxStatus};
 
 /// An incident as the API shows it: the stored fields plus labels and a link.
@@ -188,8 +188,14 @@ fn parse_json<T: for<'de> Deserialize<'de> + Default>(
     })
 }
 
+fn note(value: Option<String>) -> Option<String> {
+    value.map(|v| clean_text(&v, MAX_DESCRIPTION_CHARS)).filter(|v| !v.trim().is_empty())
+}
+
+/// A required free-text field, cleaned and capped like every text zhiban stores.
 fn required(value: Option<String>, field: &'static str) -> Result<String, ApiError> {
     value
+        .map(|v| clean_text(&v, MAX_DESCRIPTION_CHARS))
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| ApiError::bad_field(field, format!("`{field}` is required")))
 }
@@ -207,8 +213,8 @@ pub async fn act(
         "acknowledge" => (Action::Acknowledge, Permission::Work),
         "start" => (Action::StartProgress, Permission::Work),
         "arrive" => (Action::ArriveOnSite, Permission::Work),
-        "resolve" => (Action::Resolve { note: b.note }, Permission::Work),
-        "close" => (Action::Close { note: b.note }, Permission::Work),
+        "resolve" => (Action::Resolve { note: note(b.note) }, Permission::Work),
+        "close" => (Action::Close { note: note(b.note) }, Permission::Work),
         "reopen" => (Action::Reopen { reason: required(b.reason, "reason")? }, Permission::Work),
         "cancel" => (Action::Cancel { reason: required(b.reason, "reason")? }, Permission::Triage),
         "merge" => {
@@ -257,7 +263,8 @@ pub async fn create(
     let me = person(&state.config, &headers)?;
     require(me, Permission::Comment)?;
     let b: CreateBody = parse_json(body)?;
-    let title = required(b.title, "title")?;
+    let title = clean_text(&required(b.title, "title")?, MAX_TITLE_CHARS);
+    let description = clean_text(&b.description, MAX_DESCRIPTION_CHARS);
     let catalogue = &state.config.catalogue;
     let system = match b.system {
         Some(s) => Some(catalogue.find_system(&s).map(|x| x.id.clone()).ok_or_else(|| {
@@ -275,7 +282,7 @@ pub async fn create(
         None => None,
     };
     // The reporter's level counts as the sender's; the text (定级) may raise it, never lower it.
-    let text = if b.description.is_empty() { title.clone() } else { format!("{title}\n{}", b.description) };
+    let text = if description.is_empty() { title.clone() } else { format!("{title}\n{description}") };
     let c = state.config.classifier.classify(&ClassifyInput {
         text: &text,
         sender_severity: b.severity,
@@ -294,8 +301,9 @@ pub async fn create(
         occurrence_id: None,
         resolved: false,
         title,
-        description: b.description,
-        severity: b.severity.unwrap_or(c.severity),
+        description,
+        // The classifier had the reporter's level as the sender's: its answer is never milder.
+        severity: c.severity,
         reasons: reason_texts(&c, state.config.server.language),
         system,
         unit,

@@ -46,11 +46,22 @@ pub fn check_source(auth: &SourceAuth, headers: &HeaderMap, body: &[u8]) -> Resu
     }
 }
 
-/// The person an API request acts as.
+/// The person an API request acts as: `Authorization: Bearer <API token>` only. Browsers resend
+/// Basic credentials by themselves, so accepting them here would let any web page a signed-in
+/// person visits post actions (CSRF); a Bearer header is never added by a browser on its own.
 pub fn person<'c>(config: &'c Config, headers: &HeaderMap) -> Result<&'c Person, ApiError> {
-    let token = bearer(headers).map(str::to_string).or_else(|| basic_password(headers)).ok_or_else(|| {
+    let token = bearer(headers).ok_or_else(|| {
         ApiError::Unauthorized("an Authorization: Bearer <API token> header is required".into())
     })?;
+    config.person_for_token(token).ok_or_else(|| ApiError::Unauthorized("the API token is not valid".into()))
+}
+
+/// The person reading the dashboard (read-only pages): Bearer, or Basic with the token as password.
+pub fn browser_person<'c>(config: &'c Config, headers: &HeaderMap) -> Result<&'c Person, ApiError> {
+    let token = bearer(headers)
+        .map(str::to_string)
+        .or_else(|| basic_password(headers))
+        .ok_or_else(|| ApiError::Unauthorized("sign in with your API token as the password".into()))?;
     config.person_for_token(&token).ok_or_else(|| ApiError::Unauthorized("the API token is not valid".into()))
 }
 

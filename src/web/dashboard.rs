@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::api::parse_ticket;
-use super::auth::{person, require};
+use super::auth::{browser_person, require};
 use super::error::ApiError;
 use crate::config::{Language, Permission, Person};
 use crate::domain::{Incident, Status};
@@ -96,7 +96,7 @@ fn local_time(state: &AppState, t: jiff::Timestamp) -> String {
 }
 
 fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Person, Box<Response>> {
-    let me = person(&state.config, headers).map_err(|e| {
+    let me = browser_person(&state.config, headers).map_err(|e| {
         let mut r = e.into_response();
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -127,7 +127,8 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Respons
     };
     let open = IncidentFilter {
         statuses: Status::ALL.into_iter().filter(|s| s.is_open()).collect(),
-        limit: 200,
+        limit: 300,
+        most_severe_first: true,
         ..Default::default()
     };
     let recent = IncidentFilter { limit: 50, ..Default::default() };
