@@ -121,6 +121,12 @@ async fn failed_deliveries_are_retried_then_dead_lettered(backend: Backend) {
     app.webhook("generic", GENERIC_TOKEN, r#"{"title":"视频会议系统卡顿","dedup_key":"video"}"#).await;
     eventually(Duration::from_secs(20), "delivery after two failures", || async { receiver.total() == 1 })
         .await;
+    // The receiver counts before the dispatcher records the result: wait for the record.
+    eventually(Duration::from_secs(10), "the message recorded as sent", || async {
+        let (_, sent) = app.get("/api/v1/outbox?status=sent", ADMIN).await;
+        sent["messages"].as_array().is_some_and(|m| m.len() == 1)
+    })
+    .await;
     let (_, sent) = app.get("/api/v1/outbox?status=sent", ADMIN).await;
     assert_eq!(sent["messages"][0]["attempts"], 3, "{sent}");
 

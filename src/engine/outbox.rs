@@ -50,9 +50,28 @@ impl Dispatcher {
                 }
             };
             if !batch.is_empty() {
-                // Deliveries already started are finished even when shutting down: the lease
-                // would otherwise hold them back for its full length.
-                join_all(batch.iter().map(|m| self.deliver(m))).await;
+                // Messages about one incident to one sink go out in order ("resolved" before
+                // "closed"); different incidents and sinks go out side by side. Deliveries already
+                // started are finished even when shutting down: the lease would otherwise hold
+                // them back for its full length.
+                let mut lanes: Vec<Vec<&OutboxMessage>> = Vec::new();
+                for m in &batch {
+                    match lanes.iter_mut().find(|l| l[0].sink == m.sink && l[0].incident_id == m.incident_id)
+                    {
+                        Some(lane) => lane.push(m),
+                        None => lanes.push(vec![m]),
+                    }
+                }
+                let this = &self;
+                join_all(lanes.into_iter().map(|lane| async move {
+                    for m in lane {
+                        if !this.deliver(m).await {
+                            // A failed message holds back the rest of its lane until it is retried.
+                            break;
+                        }
+                    }
+                }))
+                .await;
                 continue;
             }
             let wait = match self.store.next_outbox_due().await {
@@ -78,7 +97,8 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, m: &OutboxMessage) {
+    /// Deliver one message and record the result; true when it was delivered.
+    async fn deliver(&self, m: &OutboxMessage) -> bool {
         let span = info_span!("deliver", incident = ?m.incident_id, sink = %m.sink, key = %m.idempotency_key);
         async {
             let result = match self.sinks.get(&m.sink) {
@@ -92,6 +112,7 @@ impl Dispatcher {
                 }
             };
             let now = self.clock.now();
+            let delivered = result.is_ok();
             let recorded = match result {
                 Ok(()) => {
                     self.metrics.outbox_result("sent");
@@ -118,6 +139,7 @@ impl Dispatcher {
                 Ok(false) => warn!("the lease on this message ran out before its result was recorded"),
                 Err(e) => warn!("recording the delivery result failed: {e}"),
             }
+            delivered
         }
         .instrument(span)
         .await
