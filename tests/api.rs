@@ -194,6 +194,12 @@ async fn reporting_by_api_and_the_dashboard(backend: Backend) {
     let r = app.http.get(app.url("/metrics")).bearer_auth(LEADER).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("zhiban_open_incidents{severity=\"1\"}"));
+    let r = app.http.get(app.url("/api/v1/webhooks/generic")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"]["code"], "method_not_allowed");
+    let r = app.http.get(app.url("/")).basic_auth("x", Some(ENGINEER)).send().await.unwrap();
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
     let r = app.http.get(app.url("/nowhere")).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_found");

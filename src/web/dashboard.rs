@@ -115,7 +115,21 @@ fn render(state: &AppState, name: &str, me: &Person, ctx: minijinja::Value) -> R
     };
     let full = context! { t => Serde(state.messages.dashboard()), lang => lang, me => &me.name, ..ctx };
     match templates().get_template(name).and_then(|t| t.render(full)) {
-        Ok(html) => Html(html).into_response(),
+        Ok(html) => {
+            let mut r = Html(html).into_response();
+            let h = r.headers_mut();
+            // No scripts, no framing, no sniffing: the pages are plain server-rendered HTML.
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'",
+                ),
+            );
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            r
+        }
         Err(e) => ApiError::Internal(format!("rendering {name}: {e}")).into_response(),
     }
 }

@@ -23,6 +23,8 @@ pub enum ApiError {
     BadRequest { detail: String, field: Option<String> },
     #[error("{0}")]
     Conflict(String),
+    #[error("this endpoint does not take that method")]
+    MethodNotAllowed,
     #[error("{0}")]
     PayloadTooLarge(String),
     /// The store cannot take the request now: senders retry on 5xx and drop on 4xx.
@@ -48,6 +50,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
