@@ -42,6 +42,12 @@ async fn actions_are_chained_and_tampering_is_found(backend: Backend) {
     let (_, answer) =
         app.webhook("generic", GENERIC_TOKEN, r#"{"title":"签章服务异常","dedup_key":"seal"}"#).await;
     let ticket = answer["incidents"][0]["ticket"].as_str().unwrap().to_string();
+    // A person's report is audited (a monitoring sender's is not), with the person as the actor.
+    let (status, created) = app.post("/api/v1/incidents", ENGINEER, json!({"title": "OA无法登录"})).await;
+    assert_eq!(status, 201, "{created}");
+    let reported = app.incident(created["ticket"].as_str().unwrap()).await;
+    assert_eq!(reported["timeline"][0]["actor"]["id"], "zhangwei");
+    assert_eq!(reported["timeline"][0]["channel"], "api");
     for (verb, body) in [
         ("acknowledge", json!({})),
         ("severity", json!({"severity": 1, "reason": "全省无法签章"})),
@@ -58,21 +64,21 @@ async fn actions_are_chained_and_tampering_is_found(backend: Backend) {
     assert_eq!(status, 200, "{log}");
     let records = log["records"].as_array().unwrap();
     let actions: Vec<&str> = records.iter().map(|r| r["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["acknowledge", "set_severity", "resolve"]);
-    assert_eq!(records[1]["actor"]["id"], "zhangwei");
-    assert_eq!(records[1]["detail"]["reason"], "全省无法签章");
-    assert_eq!(records[1]["subject"], format!("incident:{ticket}"));
-    assert_eq!(records[1]["prev_hash"], records[0]["hash"]);
+    assert_eq!(actions, ["report", "acknowledge", "set_severity", "resolve"]);
+    assert_eq!(records[2]["actor"]["id"], "zhangwei");
+    assert_eq!(records[2]["detail"]["reason"], "全省无法签章");
+    assert_eq!(records[2]["subject"], format!("incident:{ticket}"));
+    assert_eq!(records[2]["prev_hash"], records[1]["hash"]);
     let (status, _) = app.get("/api/v1/audit", ENGINEER).await;
     assert_eq!(status, 403, "the audit log is for admins");
     app.stop().await;
 
     let config = config_file(db.dir.path(), &db.url, &Knobs::default());
     let (ok, out) = verify(&config);
-    assert!(ok && out.contains("3 records"), "{out}");
-    tamper(&db, "UPDATE audit_log SET detail = '{\"to\":4,\"reason\":\"改小\"}' WHERE seq = 2").await;
+    assert!(ok && out.contains("4 records"), "{out}");
+    tamper(&db, "UPDATE audit_log SET detail = '{\"to\":4,\"reason\":\"改小\"}' WHERE seq = 3").await;
     let (ok, out) = verify(&config);
-    assert!(!ok && out.contains("record 2"), "{out}");
+    assert!(!ok && out.contains("record 3"), "{out}");
 }
 
 on_both_backends!(actions_are_chained_and_tampering_is_found);

@@ -30,6 +30,8 @@ pub struct Report {
     pub unit: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub link: Option<String>,
+    /// The person who reported it (through the API or chat); `None` for monitoring senders.
+    pub reporter: Option<crate::domain::PersonId>,
 }
 
 /// Longest title and description kept; senders sometimes put whole logs in them.
@@ -95,6 +97,7 @@ pub fn report_from_alert(
         unit: c.unit,
         labels,
         link,
+        reporter: None,
     }
 }
 

@@ -22,7 +22,7 @@ use crate::domain::{
 };
 use crate::messages::Messages;
 use crate::metrics::Metrics;
-use crate::store::{NewOutboxMessage, ReceiptKey, SharedStore, StoreError};
+use crate::store::{NewOutboxMessage, ReceiptKey, SharedStore, StoreError, Tx};
 
 /// What intake did with one report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -188,11 +188,11 @@ impl IncidentService {
         // from the store and then as this batch opens more.
         let since = now - self.config.correlation_window;
         let mut opened_per_system: HashMap<String, usize> = HashMap::new();
-        let ctx = |r: &Report| Context {
-            at: now,
-            actor: Actor::Source(r.source.clone()),
-            channel: Channel::Webhook,
+        let ctx = |r: &Report| match &r.reporter {
+            Some(person) => Context { at: now, actor: Actor::Person(person.clone()), channel: Channel::Api },
+            None => Context { at: now, actor: Actor::Source(r.source.clone()), channel: Channel::Webhook },
         };
+        let mut audited = Vec::new();
         let mut outcomes = Vec::with_capacity(reports.len());
         for (report, key) in reports.iter().zip(keys) {
             let rk = receipt_of(report);
@@ -260,10 +260,25 @@ impl IncidentService {
                 receipts.insert(rk.clone(), outcome.incident);
                 ws.receipt(rk, outcome.incident);
             }
+            // A person's report is an action of theirs: it goes into the audit log.
+            if let (Some(person), Some(ticket)) = (&report.reporter, outcome.ticket) {
+                audited.push(AuditEntry {
+                    at: now,
+                    actor: Actor::Person(person.clone()),
+                    action: "report".into(),
+                    subject: format!("incident:{ticket}"),
+                    detail: serde_json::json!({
+                        "title": report.title,
+                        "severity": report.severity,
+                        "disposition": outcome.disposition.as_str(),
+                    }),
+                });
+            }
             outcomes.push(outcome);
         }
         let touched = Touched { timers: ws.arms_timers(), outbox: ws.has_messages() };
         ws.flush(tx.as_mut(), now).await?;
+        self.audit(tx.as_mut(), audited).await?;
         tx.commit().await?;
         self.wake(touched);
         Ok(outcomes)
@@ -305,11 +320,7 @@ impl IncidentService {
             let incident = ws.get(id).expect("tracked").clone();
             let touched = Touched { timers: ws.arms_timers(), outbox: ws.has_messages() };
             ws.flush(tx.as_mut(), ctx.at).await?;
-            // Write transactions run one at a time, so the chain cannot fork.
-            let (last_seq, prev) = tx.last_audit().await?.unwrap_or((0, GENESIS.to_string()));
-            let seq = last_seq + 1;
-            let hash = chain_hash(&prev, seq, &audited);
-            tx.append_audit(&[AuditRecord { seq, entry: audited, prev_hash: prev, hash }]).await?;
+            self.audit(tx.as_mut(), vec![audited]).await?;
             tx.commit().await?;
             self.wake(touched);
             Ok(incident)
@@ -348,6 +359,27 @@ impl IncidentService {
         tx.commit().await?;
         self.wake(touched);
         Ok(due.len())
+    }
+
+    /// Append to the hash-chained audit log, in the transaction of the change itself. Write
+    /// transactions run one at a time, so the chain cannot fork.
+    async fn audit(&self, tx: &mut dyn Tx, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let (mut seq, mut prev) = tx.last_audit().await?.unwrap_or((0, GENESIS.to_string()));
+        let mut records = Vec::with_capacity(entries.len());
+        for entry in entries {
+            seq += 1;
+            let hash = chain_hash(&prev, seq, &entry);
+            records.push(AuditRecord {
+                seq,
+                entry,
+                prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            });
+        }
+        tx.append_audit(&records).await
     }
 
     /// Queue the notifications that new timeline entries cause, one per interested sink.

@@ -309,6 +309,7 @@ pub async fn create(
         unit,
         labels: [("reported_by".to_string(), me.id.clone())].into(),
         link: None,
+        reporter: Some(PersonId(me.id.clone())),
     };
     let outcome = state.intake.submit(vec![report]).await?.remove(0);
     let status = if outcome.disposition == crate::engine::Disposition::Created {
