@@ -248,7 +248,8 @@ fn no_policy_means_no_timers() {
 }
 
 impl Incident {
-    fn into_new(self) -> NewIncident {
+    /// The incident's fields as a new report (test helper, shared with sla_tests).
+    pub(super) fn into_new(self) -> NewIncident {
         NewIncident {
             title: self.title,
             description: self.description,

@@ -281,16 +281,6 @@ impl Store for SqlStore {
         rows.into_iter().map(IncidentRow::into_domain).collect()
     }
 
-    async fn timeline(&self, incident: IncidentId) -> StoreResult<Vec<TimelineEntry>> {
-        let rows: Vec<TimelineRow> = sqlx::query_as(
-            "SELECT id, at, actor_kind, actor_id, channel, detail FROM timeline WHERE incident_id = $1 ORDER BY seq",
-        )
-        .bind(incident.0)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter().map(TimelineRow::into_domain).collect()
-    }
-
     async fn incident_with_timeline(
         &self,
         ticket: TicketNo,

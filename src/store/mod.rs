@@ -183,7 +183,6 @@ pub trait Store: Send + Sync + 'static {
 
     async fn incident_by_ticket(&self, ticket: TicketNo) -> StoreResult<Option<Incident>>;
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
-    async fn timeline(&self, incident: IncidentId) -> StoreResult<Vec<TimelineEntry>>;
     /// An incident and its timeline read from one snapshot, so that they agree.
     async fn incident_with_timeline(
         &self,

@@ -147,10 +147,7 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Respons
     };
     let recent = IncidentFilter { limit: 50, ..Default::default() };
     let (open, recent) = match (state.store.incidents(&open).await, state.store.incidents(&recent).await) {
-        (Ok(mut open), Ok(recent)) => {
-            open.sort_by_key(|i| (i.severity, std::cmp::Reverse(i.created_at)));
-            (open, recent)
-        }
+        (Ok(open), Ok(recent)) => (open, recent),
         (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
     };
     let open: Vec<Row> = open.iter().map(|i| row(&state, i)).collect();
