@@ -308,3 +308,59 @@ fn ending_an_incident_stops_every_clock() {
         }
     }
 }
+
+#[test]
+fn a_reopened_incident_can_breach_again() {
+    let (mut i, _) = open(Severity::Three);
+    i.apply(Action::SlaBreach(SlaTarget::Respond), &ctx(10), &policy()).unwrap();
+    i.apply(Action::Acknowledge, &ctx(12), &policy()).unwrap();
+    i.apply(Action::Resolve { note: None }, &ctx(20), &policy()).unwrap();
+    i.apply(Action::Repeat, &ctx(30), &policy()).unwrap();
+    let effects = i.apply(Action::SlaBreach(SlaTarget::Respond), &ctx(40), &policy()).unwrap();
+    assert!(matches!(effects[0], Effect::Record(EventKind::SlaBreached { target: SlaTarget::Respond, .. })));
+}
+
+#[test]
+fn a_level_change_replans_the_progress_reports() {
+    // 四级 asks for no progress reports; 三级 every hour.
+    let (mut i, _) = open(Severity::Four);
+    let effects = i.apply(Action::Acknowledge, &ctx(1), &policy()).unwrap();
+    assert!(cancelled(&effects, TimerKind::ProgressDue));
+    let effects = i
+        .apply(Action::SetSeverity { to: Severity::Three, reason: "多人反映".into() }, &ctx(5), &policy())
+        .unwrap();
+    assert_eq!(armed(&effects, TimerKind::ProgressDue), Some(t0() + mins(65)));
+    let effects = i
+        .apply(Action::SetSeverity { to: Severity::Two, reason: "升级".into() }, &ctx(6), &policy())
+        .unwrap();
+    assert!(cancelled(&effects, TimerKind::ProgressDue), "二级 in this policy has no progress target");
+}
+
+#[test]
+fn finished_incidents_arm_no_progress_timer_and_keep_no_open_pause() {
+    let (mut i, _) = open(Severity::Three);
+    i.apply(Action::Acknowledge, &ctx(1), &policy()).unwrap();
+    i.apply(Action::PauseSla { reason: "等待备件".into() }, &ctx(2), &policy()).unwrap();
+    i.apply(Action::Resolve { note: None }, &ctx(30), &policy()).unwrap();
+    assert!(!i.sla.as_ref().unwrap().paused(), "fixing the fault ends the pause");
+    let effects = i.apply(Action::Comment { text: "补充说明".into() }, &ctx(40), &policy()).unwrap();
+    assert_eq!(armed(&effects, TimerKind::ProgressDue), None);
+    let (mut c, _) = open(Severity::Three);
+    c.apply(Action::PauseSla { reason: "等待".into() }, &ctx(2), &policy()).unwrap();
+    c.apply(Action::Cancel { reason: "误报".into() }, &ctx(3), &policy()).unwrap();
+    assert!(!c.sla.as_ref().unwrap().paused());
+    assert!(c.apply(Action::ResumeSla, &ctx(4), &policy()).is_err());
+}
+
+#[test]
+fn a_pause_after_the_deadline_does_not_move_it() {
+    let b = book();
+    let mut state = SlaState::new("T", t0());
+    state.pauses.push(Pause {
+        from: t0() + mins(130),
+        until: Some(t0() + mins(200)),
+        reason: "事后挂起".into(),
+    });
+    let d = b.deadline(&state, Severity::Three, SlaTarget::Resolve).unwrap();
+    assert_eq!(d.due, t0() + mins(120));
+}
