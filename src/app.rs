@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::engine::outbox::Dispatcher;
+use crate::engine::paging::{self, PAGING_SINK, PagingSink};
 use crate::engine::{Clock, IncidentService, IntakeQueue, SystemClock, Wakeups, sinks, timers};
 use crate::messages::{Messages, MessagesError};
 use crate::metrics::Metrics;
@@ -93,8 +94,16 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
     let stop_engine = CancellationToken::new();
     let http =
         sinks::http_client(Duration::from_millis(config.outbox.send_timeout.as_millis().max(1) as u64));
-    let sink_map: HashMap<_, _> =
+    let mut sink_map: HashMap<_, _> =
         config.sinks.iter().map(|s| (s.name.clone(), sinks::build(s, &http))).collect();
+    let paging_sink = PagingSink {
+        store: store.clone(),
+        clock: options.clock.clone(),
+        config: config.clone(),
+        messages: messages.clone(),
+        channels: config.paging.channels.iter().map(|c| (c.name.clone(), paging::build_channel(c, &http))).collect(),
+    };
+    sink_map.insert(PAGING_SINK.to_string(), Box::new(paging_sink) as Box<dyn sinks::Sink>);
     let dispatcher = Dispatcher {
         store: store.clone(),
         clock: options.clock.clone(),

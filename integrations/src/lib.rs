@@ -12,6 +12,8 @@
 //! JSON path of the offending field. No parser decides severities, routes or stores anything:
 //! the raw severity text travels in [`InboundAlert::severity_hint`] and the core decides.
 //!
+//! It also holds outbound SMS paging in [`sms`]: Aliyun, Tencent Cloud, intranet HTTP gateways, GSM modems.
+//!
 //! ```
 //! use zhiban_integrations::{parse, AlertStatus, SourceKind};
 //!
@@ -22,6 +24,7 @@
 //! ```
 
 pub mod alert;
+pub mod sms;
 pub mod webhook;
 
 pub use alert::{AlertStatus, InboundAlert, SourceKind};

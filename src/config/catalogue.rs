@@ -128,6 +128,9 @@ pub struct Person {
     pub roles: Vec<Role>,
     /// The unit this person belongs to (court staff) — optional for O&M staff.
     pub unit: Option<String>,
+    /// 通知规则: how this person is paged (else `paging.default_rules`).
+    #[serde(default, skip_serializing)]
+    pub notify: Vec<super::paging::RawRule>,
 }
 
 impl Person {
@@ -144,6 +147,8 @@ pub struct Team {
     pub name: String,
     pub members: Vec<String>,
     pub lead: Option<String>,
+    /// The escalation policy for the systems this team owns (else `paging.default_policy`).
+    pub escalation_policy: Option<String>,
 }
 
 /// The whole catalogue, with lookups.

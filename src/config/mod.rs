@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod secret;
+pub mod paging;
 pub mod sla;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ pub use secret::{Secret, SecretSource};
 use std::sync::Arc;
 
 use crate::domain::calendar::HolidayTable;
+pub use paging::{PageChannelConfig, PageChannelKind, PagingConfig, StormRule};
 use crate::domain::classify::{Classifier, RuleSet};
 use crate::domain::{EventKind, LifecyclePolicy, RetryPolicy, Severity};
 use zhiban_integrations::SourceKind;
@@ -109,6 +111,8 @@ struct RawConfig {
     calendars: BTreeMap<String, crate::domain::calendar::CalendarSpec>,
     #[serde(default)]
     sla: sla::RawSla,
+    #[serde(default)]
+    paging: paging::RawPaging,
     // The catalogue's tables, listed here rather than flattened: serde cannot combine `flatten`
     // with `deny_unknown_fields`, and a misspelt top-level key must not pass silently.
     #[serde(default)]
@@ -409,6 +413,8 @@ pub struct Config {
     pub classifier: Arc<Classifier>,
     /// Reports of one system within this window count together for correlation.
     pub correlation_window: SignedDuration,
+    /// 呼叫: escalation policies, channels, action links, storms.
+    pub paging: PagingConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -643,6 +649,8 @@ fn validate(
     let system_ids: Vec<&str> = catalogue.systems.iter().map(|s| s.id.as_str()).collect();
     let (sla_book, sla_systems) =
         sla::build(&raw.calendars, &raw.sla, holidays.clone(), &timezone, &system_ids, p);
+    let schedules = BTreeMap::new();
+    let paging = paging::build(&raw.paging, &catalogue, &schedules, env, p);
     let lifecycle = LifecyclePolicy {
         ack_reminder_after: optional_duration(
             p,
@@ -651,6 +659,7 @@ fn validate(
         ),
         auto_close_after: optional_duration(p, "incidents.auto_close_after", &raw.incidents.auto_close_after),
         sla: sla_book,
+        escalation: paging.book.clone(),
     };
 
     let o = &raw.outbox;
@@ -848,6 +857,7 @@ fn validate(
             &raw.classify.correlation_window,
         )
         .unwrap_or(SignedDuration::from_mins(30)),
+        paging,
     }
 }
 

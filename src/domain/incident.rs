@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::dedup::DedupKey;
+use super::escalation::{EscalationBook, EscalationState, Hold, PagePlan};
 use super::severity::Severity;
 use super::sla::{Pause, SlaBook, SlaState, SlaTarget};
 use super::ticket::TicketNo;
@@ -172,6 +173,25 @@ pub enum Action {
     SlaBreach(SlaTarget),
     /// Timer: no progress update within the interval.
     ProgressOverdue,
+    /// Timer: the current tier's acknowledgement timeout ran out; page the next tier.
+    EscalationDue,
+    /// Timer: page the current tier again.
+    RepeatPage,
+    /// Timer: working time began; start the paging that waited for it.
+    StartPaging,
+    /// 拒绝: the paged person cannot take it (asleep on another fault, on leave); the next tier is paged.
+    Decline {
+        reason: String,
+    },
+    /// 转派: hand the incident to another person, who is paged.
+    Reassign {
+        to: PersonId,
+        reason: String,
+    },
+    /// 升级: ask the next tier for help now.
+    Escalate {
+        reason: String,
+    },
 }
 
 impl Action {
@@ -180,12 +200,17 @@ impl Action {
         use serde_json::json;
         match self {
             Action::Resolve { note } | Action::Close { note } => json!({ "note": note }),
-            Action::Reopen { reason } | Action::Cancel { reason } | Action::PauseSla { reason } => {
+            Action::Reopen { reason }
+            | Action::Cancel { reason }
+            | Action::PauseSla { reason }
+            | Action::Decline { reason }
+            | Action::Escalate { reason } => {
                 json!({ "reason": reason })
             }
             Action::MergeInto { target } => json!({ "target": target }),
             Action::Comment { text } => json!({ "text": text }),
             Action::SetSeverity { to, reason } => json!({ "to": to, "reason": reason }),
+            Action::Reassign { to, reason } => json!({ "to": to, "reason": reason }),
             Action::SlaWarn(t) | Action::SlaBreach(t) => json!({ "target": t }),
             _ => json!({}),
         }
@@ -212,6 +237,12 @@ impl Action {
             Action::SlaWarn(_) => "sla_warn",
             Action::SlaBreach(_) => "sla_breach",
             Action::ProgressOverdue => "progress_overdue",
+            Action::EscalationDue => "escalation_due",
+            Action::RepeatPage => "repeat_page",
+            Action::StartPaging => "start_paging",
+            Action::Decline { .. } => "decline",
+            Action::Reassign { .. } => "reassign",
+            Action::Escalate { .. } => "escalate",
         }
     }
 }
@@ -227,6 +258,12 @@ pub enum TimerKind {
     ResolveWarn,
     ResolveDue,
     ProgressDue,
+    /// The current escalation tier's acknowledgement timeout.
+    Escalate,
+    /// The next repeat page of the current tier.
+    RepeatPage,
+    /// Paging deferred to working time starts.
+    StartPaging,
 }
 
 impl TimerKind {
@@ -239,10 +276,13 @@ impl TimerKind {
             TimerKind::ResolveWarn => "resolve_warn",
             TimerKind::ResolveDue => "resolve_due",
             TimerKind::ProgressDue => "progress_due",
+            TimerKind::Escalate => "escalate",
+            TimerKind::RepeatPage => "repeat_page",
+            TimerKind::StartPaging => "start_paging",
         }
     }
 
-    pub const ALL: [TimerKind; 7] = [
+    pub const ALL: [TimerKind; 10] = [
         TimerKind::AckReminder,
         TimerKind::AutoClose,
         TimerKind::RespondWarn,
@@ -250,6 +290,9 @@ impl TimerKind {
         TimerKind::ResolveWarn,
         TimerKind::ResolveDue,
         TimerKind::ProgressDue,
+        TimerKind::Escalate,
+        TimerKind::RepeatPage,
+        TimerKind::StartPaging,
     ];
 
     pub fn parse(s: &str) -> Option<TimerKind> {
@@ -280,6 +323,9 @@ impl TimerKind {
             TimerKind::ResolveWarn => Action::SlaWarn(SlaTarget::Resolve),
             TimerKind::ResolveDue => Action::SlaBreach(SlaTarget::Resolve),
             TimerKind::ProgressDue => Action::ProgressOverdue,
+            TimerKind::Escalate => Action::EscalationDue,
+            TimerKind::RepeatPage => Action::RepeatPage,
+            TimerKind::StartPaging => Action::StartPaging,
         }
     }
 }
@@ -298,6 +344,10 @@ pub enum Effect {
     /// The incident collects its fault's reports again (after a reopen from closed), unless a
     /// newer incident holds the key by now.
     ClaimDedup,
+    /// Create a page (呼叫) as a row, delivered at its due time unless stopped first.
+    Page(PagePlan),
+    /// Cancel the pages not yet sent — of one person, or of everyone.
+    StopPages { person: Option<PersonId> },
 }
 
 /// Lifecycle timings and SLA policies from configuration (`[incidents]`, `[sla]`).
@@ -306,6 +356,7 @@ pub struct LifecyclePolicy {
     pub ack_reminder_after: Option<SignedDuration>,
     pub auto_close_after: Option<SignedDuration>,
     pub sla: Option<std::sync::Arc<SlaBook>>,
+    pub escalation: Option<std::sync::Arc<EscalationBook>>,
 }
 
 /// Who did it, through which channel, when.
@@ -328,6 +379,10 @@ pub enum TransitionError {
     Empty(&'static str),
     #[error("the incident has no SLA clock")]
     NoSla,
+    #[error("the incident is assigned to {0} already")]
+    SameAssignee(PersonId),
+    #[error("there is no higher escalation tier to call")]
+    NoHigherTier,
 }
 
 /// What a new incident starts from (after classification).
@@ -346,6 +401,10 @@ pub struct NewIncident {
     pub sla_policy: Option<String>,
     /// Why the level was chosen (定级依据).
     pub reasons: Vec<String>,
+    /// The escalation policy that pages for it (chosen by the engine), if any.
+    pub escalation_policy: Option<String>,
+    /// Open without paging (a silence, an alert storm).
+    pub hold: Option<Hold>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -375,6 +434,8 @@ pub struct Incident {
     pub closed_at: Option<Timestamp>,
     /// The SLA clock, when a policy applies.
     pub sla: Option<SlaState>,
+    /// Who is paged and how far it escalated, when a policy applies.
+    pub escalation: Option<EscalationState>,
 }
 
 impl Incident {
@@ -409,6 +470,7 @@ impl Incident {
             resolved_at: None,
             closed_at: None,
             sla: None,
+            escalation: None,
         };
         let mut incident = incident;
         let mut effects = vec![Effect::Record(EventKind::Opened {
@@ -427,6 +489,7 @@ impl Incident {
                 incident.plan_sla(book, &[SlaTarget::Respond, SlaTarget::Resolve], at, &mut effects);
             }
         }
+        incident.start_escalation(new.escalation_policy.as_deref(), new.hold, at, policy, &mut effects);
         (incident, effects)
     }
 
@@ -571,6 +634,9 @@ impl Incident {
                     // The new level may report progress at another interval, or not at all.
                     self.sla_progress(ctx, policy, &mut effects);
                 }
+                if from.is_open() {
+                    self.page_at_once(ctx.at, policy, &mut effects);
+                }
             }
             Action::AckOverdue => {
                 if !from.awaits_ack() {
@@ -653,6 +719,51 @@ impl Incident {
                 // Remind again after another interval until someone reports progress.
                 self.sla_progress(ctx, policy, &mut effects);
             }
+            Action::EscalationDue | Action::RepeatPage | Action::StartPaging => {
+                if !from.awaits_ack() || !self.escalation_timer(&action, ctx.at, policy, &mut effects) {
+                    return Err(not_allowed());
+                }
+            }
+            Action::Decline { reason } => {
+                require_text("reason", reason)?;
+                if !from.awaits_ack() || !self.escalation_is_active() {
+                    return Err(not_allowed());
+                }
+                effects.push(Effect::Record(EventKind::Declined { reason: reason.clone() }));
+                if let Actor::Person(p) = &ctx.actor {
+                    effects.push(Effect::StopPages { person: Some(p.clone()) });
+                }
+                self.escalate_next(ctx.at, policy, &mut effects);
+            }
+            Action::Reassign { to, reason } => {
+                if !from.is_open() {
+                    return Err(not_allowed());
+                }
+                if self.assignee.as_ref() == Some(to) {
+                    return Err(TransitionError::SameAssignee(to.clone()));
+                }
+                let previous = self.assignee.replace(to.clone());
+                effects.push(Effect::Record(EventKind::Reassigned {
+                    from: previous,
+                    to: to.clone(),
+                    reason: reason.clone(),
+                }));
+                if let Actor::Person(p) = &ctx.actor
+                    && p != to
+                {
+                    effects.push(Effect::StopPages { person: Some(p.clone()) });
+                }
+                self.page_reassigned(to, ctx.at, policy, &mut effects);
+            }
+            Action::Escalate { reason } => {
+                require_text("reason", reason)?;
+                if !from.is_open() {
+                    return Err(not_allowed());
+                }
+                if !self.escalate_by_hand(reason, ctx.at, policy, &mut effects) {
+                    return Err(TransitionError::NoHigherTier);
+                }
+            }
         }
         self.updated_at = ctx.at;
         Ok(effects)
@@ -663,6 +774,7 @@ impl Incident {
         if self.status.awaits_ack() {
             self.acknowledged_at = Some(ctx.at);
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
+            self.stop_escalation(EscalationEnd::Acknowledged, effects);
         }
         self.sla_responded(ctx.at, effects);
         self.sla_progress(ctx, policy, effects);
@@ -678,6 +790,7 @@ impl Incident {
         if self.status.awaits_ack() {
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
         }
+        self.stop_escalation(EscalationEnd::Stopped, effects);
         self.end_pause(ctx.at);
         // A fix is also the response, if nobody acknowledged first.
         self.sla_responded(ctx.at, effects);
@@ -730,6 +843,7 @@ impl Incident {
         if let Some(after) = policy.ack_reminder_after {
             effects.push(Effect::ArmTimer { kind: TimerKind::AckReminder, due: ctx.at + after });
         }
+        self.restart_escalation(ctx.at, policy, effects);
     }
 
     fn end(&mut self, ctx: &Context, to: Status, effects: &mut Vec<Effect>) {
@@ -738,6 +852,7 @@ impl Incident {
         if self.status.awaits_ack() {
             effects.push(Effect::CancelTimer(TimerKind::AckReminder));
         }
+        self.stop_escalation(EscalationEnd::Stopped, effects);
         if self.status == Status::Resolved {
             effects.push(Effect::CancelTimer(TimerKind::AutoClose));
         }
@@ -820,6 +935,10 @@ impl Incident {
         }
     }
 }
+
+#[path = "incident_paging.rs"]
+mod paging;
+use paging::EscalationEnd;
 
 fn require_text(what: &'static str, text: &str) -> Result<(), TransitionError> {
     if text.trim().is_empty() { Err(TransitionError::Empty(what)) } else { Ok(()) }

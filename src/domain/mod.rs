@@ -1,11 +1,14 @@
 //! Pure domain types and rules: no I/O, no SQL, no clocks of their own.
 
+pub mod action_link;
 pub mod audit;
 pub mod calendar;
 pub mod classify;
 pub mod dedup;
+pub mod escalation;
 pub mod incident;
 pub mod retry;
+pub mod schedule;
 pub mod severity;
 pub mod sla;
 pub mod ticket;

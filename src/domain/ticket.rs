@@ -26,6 +26,11 @@ impl TicketNo {
         self.day
     }
 
+    /// The day's number as people say it: "007".
+    pub fn seq_text(&self) -> String {
+        format!("{:03}", self.seq)
+    }
+
     pub fn seq(&self) -> u32 {
         self.seq
     }

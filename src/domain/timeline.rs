@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::escalation::{Hold, PageReason};
 use super::incident::PersonId;
 use super::severity::Severity;
 use super::sla::SlaTarget;
@@ -56,6 +57,10 @@ pub enum Channel {
     Web,
     Timer,
     Cli,
+    /// A signed action link from a page (SMS, email).
+    Link,
+    /// A reply to a page by SMS.
+    Sms,
 }
 
 impl Channel {
@@ -66,11 +71,13 @@ impl Channel {
             Channel::Web => "web",
             Channel::Timer => "timer",
             Channel::Cli => "cli",
+            Channel::Link => "link",
+            Channel::Sms => "sms",
         }
     }
 
     pub fn parse(s: &str) -> Option<Channel> {
-        [Channel::Webhook, Channel::Api, Channel::Web, Channel::Timer, Channel::Cli]
+        [Channel::Webhook, Channel::Api, Channel::Web, Channel::Timer, Channel::Cli, Channel::Link, Channel::Sms]
             .into_iter()
             .find(|c| c.as_str() == s)
     }
@@ -133,6 +140,40 @@ pub enum EventKind {
         due: Timestamp,
     },
     ProgressOverdue,
+    /// People were paged (呼叫): a tier of the escalation, its repeat, or another reason.
+    Paged {
+        reason: PageReason,
+        people: Vec<PersonId>,
+    },
+    /// A tier had nobody to page (an empty schedule): the next one is tried at once.
+    NobodyToPage {
+        tier: u32,
+    },
+    /// Every tier timed out without an acknowledgement.
+    EscalationExhausted,
+    /// Paging waits for working time (a mild fault reported at night, on a 5×8 contract).
+    PagingDeferred {
+        until: Timestamp,
+    },
+    /// Not paged: a silence matched or an alert storm is summarised elsewhere.
+    PagingHeld {
+        hold: Hold,
+    },
+    /// 拒绝: the paged person cannot take it; the next tier is paged.
+    Declined {
+        reason: String,
+    },
+    /// 转派: handed to another person.
+    Reassigned {
+        from: Option<PersonId>,
+        to: PersonId,
+        reason: String,
+    },
+    /// 升级: a person asked for the next tier's help.
+    EscalatedByHand {
+        tier: u32,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -157,10 +198,18 @@ impl EventKind {
             EventKind::SlaWarning { .. } => "sla_warning",
             EventKind::SlaBreached { .. } => "sla_breached",
             EventKind::ProgressOverdue => "progress_overdue",
+            EventKind::Paged { .. } => "paged",
+            EventKind::NobodyToPage { .. } => "nobody_to_page",
+            EventKind::EscalationExhausted => "escalation_exhausted",
+            EventKind::PagingDeferred { .. } => "paging_deferred",
+            EventKind::PagingHeld { .. } => "paging_held",
+            EventKind::Declined { .. } => "declined",
+            EventKind::Reassigned { .. } => "reassigned",
+            EventKind::EscalatedByHand { .. } => "escalated_by_hand",
         }
     }
 
-    pub const NAMES: [&'static str; 18] = [
+    pub const NAMES: [&'static str; 26] = [
         "opened",
         "repeated",
         "acknowledged",
@@ -179,6 +228,14 @@ impl EventKind {
         "sla_warning",
         "sla_breached",
         "progress_overdue",
+        "paged",
+        "nobody_to_page",
+        "escalation_exhausted",
+        "paging_deferred",
+        "paging_held",
+        "declined",
+        "reassigned",
+        "escalated_by_hand",
     ];
 }
 

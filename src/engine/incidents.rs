@@ -17,8 +17,8 @@ use crate::config::{Config, Language};
 use crate::domain::audit::{AuditEntry, AuditRecord, GENESIS, chain_hash};
 use crate::domain::classify::correlate_steps;
 use crate::domain::{
-    Action, Actor, Channel, Context, DedupKey, Incident, IncidentId, NewIncident, Status, TicketNo,
-    TimelineEntry, TransitionError,
+    Action, Actor, Channel, Context, DedupKey, EventKind, Incident, IncidentId, NewIncident, PersonId, Status,
+    TicketNo, TimelineEntry, TransitionError,
 };
 use crate::messages::Messages;
 use crate::metrics::Metrics;
@@ -396,6 +396,7 @@ impl IncidentService {
                     &url,
                     &entry.event,
                     &actor,
+                    &self.event_people(&entry.event),
                 );
                 let payload = serde_json::json!({
                     "event": entry.event.name(),
@@ -434,11 +435,23 @@ impl IncidentService {
         incident.system.as_deref().and_then(|id| self.config.catalogue.system(id)).map(|s| s.name.as_str())
     }
 
+    /// The names of the people an event is about (who was paged, who it was handed to).
+    pub fn event_people(&self, event: &EventKind) -> Vec<String> {
+        let people: Vec<&PersonId> = match event {
+            EventKind::Paged { people, .. } => people.iter().collect(),
+            EventKind::Reassigned { to, .. } => vec![to],
+            _ => return Vec::new(),
+        };
+        people.into_iter().map(|p| self.person_name(p)).collect()
+    }
+
+    pub fn person_name(&self, person: &PersonId) -> String {
+        self.config.catalogue.person(&person.0).map(|x| x.name.clone()).unwrap_or_else(|| person.0.clone())
+    }
+
     pub fn actor_name(&self, actor: &Actor) -> String {
         match actor {
-            Actor::Person(p) => {
-                self.config.catalogue.person(&p.0).map(|x| x.name.clone()).unwrap_or_else(|| p.0.clone())
-            }
+            Actor::Person(p) => self.person_name(p),
             Actor::Source(s) => s.clone(),
             Actor::System => self.messages.system_actor().to_string(),
         }
@@ -458,6 +471,7 @@ impl IncidentService {
     fn new_incident(&self, report: &Report, dedup_key: DedupKey) -> NewIncident {
         NewIncident {
             sla_policy: self.sla_policy_for(report.system.as_deref()),
+            escalation_policy: self.config.paging.policy_for(&self.config.catalogue, report.system.as_deref()),
             ..new_incident(report, dedup_key)
         }
     }
@@ -482,5 +496,7 @@ fn new_incident(report: &Report, dedup_key: DedupKey) -> NewIncident {
         dedup_key,
         labels: report.labels.clone(),
         link: report.link.clone(),
+        escalation_policy: None,
+        hold: None,
     }
 }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod incidents;
 pub mod intake;
 pub mod outbox;
+pub mod paging;
 pub mod sinks;
 pub mod timers;
 mod writeset;

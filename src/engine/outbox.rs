@@ -129,7 +129,13 @@ impl Dispatcher {
                         AfterFailure::DeadLetter => {
                             warn!("delivery failed for good after {} attempts: {e}", m.attempts);
                             self.metrics.outbox_result("dead");
-                            self.store.outbox_dead(m.id, &self.worker, &e.message).await
+                            let recorded = self.store.outbox_dead(m.id, &self.worker, &e.message).await;
+                            if let Some(sink) = self.sinks.get(&m.sink)
+                                && matches!(recorded, Ok(true))
+                            {
+                                sink.gave_up(m, &e.message).await;
+                            }
+                            recorded
                         }
                     }
                 }

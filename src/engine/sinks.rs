@@ -35,6 +35,9 @@ impl DeliveryError {
 #[async_trait]
 pub trait Sink: Send + Sync {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError>;
+
+    /// The dispatcher gave up on a message (its last attempt failed, or a permanent error).
+    async fn gave_up(&self, _message: &OutboxMessage, _error: &str) {}
 }
 
 /// Build the sink a configuration entry describes.
@@ -81,34 +84,43 @@ pub fn sign(secret: &Secret, body: &[u8]) -> String {
 #[async_trait]
 impl Sink for WebhookSink {
     async fn deliver(&self, m: &OutboxMessage) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(&m.payload).expect("JSON values always serialize");
-        let mut request = self
-            .http
-            .post(&self.url)
-            .header("Content-Type", "application/json")
-            .header("Idempotency-Key", &m.idempotency_key);
-        if let Some(secret) = &self.secret {
-            request = request.header(SIGNATURE_HEADER, sign(secret, &body));
-        }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            // The URL stays out of the error: robot webhooks carry their key in it (?key=…).
-            .map_err(|e| DeliveryError::transient(format!("POST failed: {}", e.without_url())))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| SignedDuration::from_secs(s.min(86_400) as i64));
-        let permanent = status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429;
-        Err(DeliveryError { message: format!("the receiver answered {status}"), permanent, retry_after })
+        post_json(&self.http, &self.url, self.secret.as_ref(), &m.idempotency_key, &m.payload).await
     }
+}
+
+/// POST JSON with an `Idempotency-Key` and, with a secret, the HMAC signature header; a refusal
+/// says whether retrying can help and how long the receiver asked us to wait.
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    secret: Option<&Secret>,
+    idempotency_key: &str,
+    payload: &serde_json::Value,
+) -> Result<(), DeliveryError> {
+    let body = serde_json::to_vec(payload).expect("JSON values always serialize");
+    let mut request =
+        http.post(url).header("Content-Type", "application/json").header("Idempotency-Key", idempotency_key);
+    if let Some(secret) = secret {
+        request = request.header(SIGNATURE_HEADER, sign(secret, &body));
+    }
+    let response = request
+        .body(body)
+        .send()
+        .await
+        // The URL stays out of the error: robot webhooks carry their key in it (?key=…).
+        .map_err(|e| DeliveryError::transient(format!("POST failed: {}", e.without_url())))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| SignedDuration::from_secs(s.min(86_400) as i64));
+    let permanent = status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429;
+    Err(DeliveryError { message: format!("the receiver answered {status}"), permanent, retry_after })
 }
 
 /// The HTTP client every outbound sink shares.

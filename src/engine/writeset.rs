@@ -5,8 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
-use crate::domain::{Context, DedupKey, Effect, Incident, IncidentId, TimelineEntry, TimerKind};
-use crate::store::{NewOutboxMessage, ReceiptKey, StoreError, Tx};
+use crate::domain::escalation::PagePlan;
+use crate::domain::{Actor, Context, DedupKey, Effect, Incident, IncidentId, TimelineEntry, TimerKind};
+use crate::store::{NewOutboxMessage, NewPage, PageStop, ReceiptKey, StoreError, Tx};
+
+/// The outbox sink that delivers pages (through the page's own channel).
+pub const PAGING_SINK: &str = "paging";
 
 #[derive(Default)]
 pub struct WriteSet {
@@ -24,6 +28,8 @@ pub struct WriteSet {
     reclaims: Vec<(DedupKey, IncidentId)>,
     outbox: Vec<NewOutboxMessage>,
     receipts: Vec<(ReceiptKey, Option<IncidentId>)>,
+    pages: Vec<(IncidentId, PagePlan)>,
+    page_stops: Vec<PageStop>,
 }
 
 impl WriteSet {
@@ -88,6 +94,15 @@ impl WriteSet {
                 }
                 Effect::ReleaseDedup => self.releases.push((incident.dedup_key.clone(), id)),
                 Effect::ClaimDedup => self.reclaims.push((incident.dedup_key.clone(), id)),
+                Effect::Page(plan) => self.pages.push((id, plan)),
+                Effect::StopPages { person } => {
+                    // Whoever stopped everyone's pages answered the ones they received.
+                    let answered_by = match (&person, &ctx.actor) {
+                        (None, Actor::Person(p)) => Some(p.clone()),
+                        _ => None,
+                    };
+                    self.page_stops.push(PageStop { incident_id: id, person, answered_by });
+                }
             }
         }
         if !self.new.contains(&id) {
@@ -101,8 +116,9 @@ impl WriteSet {
     }
 
     pub fn has_messages(&self) -> bool {
-        !self.outbox.is_empty()
+        !self.outbox.is_empty() || !self.pages.is_empty()
     }
+
 
     /// Write everything, in an order that respects the foreign keys and the dedup keys' hand-over.
     pub async fn flush(self, tx: &mut dyn Tx, now: Timestamp) -> Result<(), StoreError> {
@@ -141,8 +157,37 @@ impl WriteSet {
         if !arms.is_empty() {
             tx.arm_timers(&arms, now).await?;
         }
-        if !self.outbox.is_empty() {
-            tx.enqueue(&self.outbox).await?;
+        if !self.page_stops.is_empty() {
+            tx.stop_pages(&self.page_stops, now).await?;
+        }
+        let mut outbox = self.outbox;
+        if !self.pages.is_empty() {
+            let new: Vec<NewPage> = self
+                .pages
+                .iter()
+                .map(|(id, plan)| NewPage {
+                    incident_id: *id,
+                    page_key: plan.key(),
+                    person: plan.person.clone(),
+                    channel: plan.channel.clone(),
+                    reason: plan.reason.clone(),
+                    due_at: plan.due,
+                })
+                .collect();
+            let ids = tx.insert_pages(&new, now).await?;
+            for (page, id) in new.iter().zip(ids) {
+                let Some(id) = id else { continue };
+                outbox.push(NewOutboxMessage {
+                    idempotency_key: format!("page:{id}"),
+                    incident_id: Some(page.incident_id),
+                    sink: PAGING_SINK.to_string(),
+                    payload: serde_json::json!({ "page": id }),
+                    not_before: page.due_at,
+                });
+            }
+        }
+        if !outbox.is_empty() {
+            tx.enqueue(&outbox).await?;
         }
         if !self.receipts.is_empty() {
             tx.insert_receipts(&self.receipts, now).await?;

@@ -21,6 +21,25 @@ struct Catalogue {
     errors: BTreeMap<String, String>,
     dashboard: BTreeMap<String, String>,
     format: BTreeMap<String, String>,
+    pages: BTreeMap<String, String>,
+    link: BTreeMap<String, String>,
+}
+
+/// What a page says: the incident as the paged person needs it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PageView<'a> {
+    pub drill: bool,
+    pub sev: &'a str,
+    pub ticket: String,
+    pub title: &'a str,
+    pub system: Option<&'a str>,
+    pub unit: Option<&'a str>,
+    /// 1-based escalation tier, when the page is one.
+    pub tier: Option<u32>,
+    pub link: Option<String>,
+    /// The SMS reply codes line.
+    pub reply: String,
+    pub url: String,
 }
 
 /// The texts of one language, with its templates compiled.
@@ -78,6 +97,15 @@ impl Messages {
             env.add_template_owned(event.to_string(), source)
                 .map_err(|e| MessagesError::Template(name, event.to_string(), e.to_string()))?;
         }
+        for key in ["text", "subject"] {
+            let source = catalogue
+                .pages
+                .get(key)
+                .ok_or_else(|| MessagesError::Missing(name, format!("pages.{key}")))?
+                .clone();
+            env.add_template_owned(format!("pages.{key}"), source)
+                .map_err(|e| MessagesError::Template(name, format!("pages.{key}"), e.to_string()))?;
+        }
         Ok(Messages { catalogue, env })
     }
 
@@ -98,6 +126,22 @@ impl Messages {
         &self.catalogue.dashboard
     }
 
+    /// A text of the action-link page.
+    pub fn link<'a>(&'a self, key: &'a str) -> &'a str {
+        self.catalogue.link.get(key).map(String::as_str).unwrap_or(key)
+    }
+
+    /// The subject and text of a page.
+    pub fn page_text(&self, view: &PageView<'_>) -> (String, String) {
+        let render = |key: &str| {
+            self.env
+                .get_template(key)
+                .and_then(|t| t.render(minijinja::value::Serde(view)))
+                .unwrap_or_else(|_| format!("{} {} {}", view.sev, view.ticket, view.title))
+        };
+        (render("pages.subject"), render("pages.text"))
+    }
+
     pub fn error<'a>(&'a self, key: &'a str) -> &'a str {
         self.catalogue.errors.get(key).map(String::as_str).unwrap_or(key)
     }
@@ -111,6 +155,7 @@ impl Messages {
         url: &str,
         event: &EventKind,
         actor: &str,
+        people: &[String],
     ) -> String {
         let from_sev = match event {
             EventKind::SeverityChanged { from, .. } => self.severity(*from).to_string(),
@@ -130,6 +175,7 @@ impl Messages {
             },
             event => minijinja::Value::from(minijinja::value::Serde(event)),
             actor => actor,
+            people => people.to_vec(),
             sev => self.severity(incident.severity),
             from_sev => from_sev,
             st => self.status(incident.status),
@@ -163,6 +209,8 @@ mod tests {
                 link: None,
                 sla_policy: None,
                 reasons: vec![],
+                escalation_policy: None,
+                hold: None,
             },
             "2026-11-24T01:00:00Z".parse().unwrap(),
             &LifecyclePolicy::default(),
@@ -190,13 +238,14 @@ mod tests {
             "http://zb/incidents/20261124-007",
             &EventKind::Opened { severity: Severity::One, title: i.title.clone(), reasons: vec![] },
             "监控",
+            &[],
         );
         assert_eq!(
             text,
             "【一级故障】20261124-007 电子卷宗应用系统无法上传（电子卷宗应用系统）。详情：http://zb/incidents/20261124-007"
         );
         let text =
-            m.event_text(&i, None, "", &EventKind::Resolved { note: None, by_source: true }, "alertmanager");
+            m.event_text(&i, None, "", &EventKind::Resolved { note: None, by_source: true }, "alertmanager", &[]);
         assert!(text.contains("监控告警已消除"), "{text}");
         let text = m.event_text(
             &i,
@@ -208,6 +257,7 @@ mod tests {
                 reason: "全院无法使用".into(),
             },
             "张伟",
+            &[],
         );
         assert!(text.contains("由三级调整为一级"), "{text}");
     }

@@ -14,13 +14,52 @@ use crate::domain::{
     TimelineEntry, TimerKind,
 };
 use crate::store::{
-    Backend, DueTimer, IncidentFilter, NewOutboxMessage, OutboxMessage, OutboxStatus, ReceiptKey, Store,
-    StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
+    Backend, DueTimer, IncidentFilter, NewOutboxMessage, NewPage, OutboxMessage, OutboxStatus, Page, PageStatus,
+    PageStop, ReceiptKey, Store, StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
 };
+
+const PAGE_COLUMNS: &str = "id, incident_id, page_key, person, channel, reason, status, due_at, created_at, \
+     sent_at, answered_at, error";
+
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    id: i64,
+    incident_id: i64,
+    page_key: String,
+    person: String,
+    channel: String,
+    reason: String,
+    status: String,
+    due_at: i64,
+    created_at: i64,
+    sent_at: Option<i64>,
+    answered_at: Option<i64>,
+    error: Option<String>,
+}
+
+impl PageRow {
+    fn into_domain(self) -> StoreResult<Page> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("page {}: {what}", self.id));
+        Ok(Page {
+            id: self.id,
+            incident_id: IncidentId(self.incident_id),
+            reason: serde_json::from_str(&self.reason).map_err(|_| corrupt("reason"))?,
+            status: PageStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            due_at: from_ms(self.due_at)?,
+            created_at: from_ms(self.created_at)?,
+            sent_at: self.sent_at.map(from_ms).transpose()?,
+            answered_at: self.answered_at.map(from_ms).transpose()?,
+            page_key: self.page_key,
+            person: PersonId(self.person),
+            channel: self.channel,
+            error: self.error,
+        })
+    }
+}
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, ticket, title, description, status, severity, system_id, unit_id, source, \
      dedup_key, assignee, occurrences, event_count, labels, link, created_at, updated_at, acknowledged_at, \
-     resolved_at, closed_at, sla";
+     resolved_at, closed_at, sla, escalation";
 
 const OUTBOX_COLUMNS: &str = "id, idempotency_key, incident_id, sink, payload, status, attempts, next_attempt_at, \
      last_error, created_at, sent_at";
@@ -48,6 +87,7 @@ pub(super) struct IncidentRow {
     resolved_at: Option<i64>,
     closed_at: Option<i64>,
     sla: Option<String>,
+    escalation: Option<String>,
 }
 
 impl IncidentRow {
@@ -87,6 +127,12 @@ impl IncidentRow {
                 .map(serde_json::from_str)
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(format!("incident {}: sla: {e}", self.id)))?,
+            escalation: self
+                .escalation
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("incident {}: escalation: {e}", self.id)))?,
         })
     }
 }
@@ -193,7 +239,7 @@ pub(super) const UPSERT_INCIDENTS: &str = " ON CONFLICT (id) DO UPDATE SET title
      occurrences = excluded.occurrences, event_count = excluded.event_count, labels = excluded.labels, \
      link = excluded.link, updated_at = excluded.updated_at, acknowledged_at = excluded.acknowledged_at, \
      resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, \
-     sla = excluded.sla";
+     sla = excluded.sla, escalation = excluded.escalation";
 
 pub struct SqlTx {
     tx: Transaction<'static, Db>,
@@ -205,6 +251,10 @@ pub(super) fn labels_json(labels: &BTreeMap<String, String>) -> String {
 
 pub(super) fn sla_json(incident: &Incident) -> Option<String> {
     incident.sla.as_ref().map(|s| serde_json::to_string(s).expect("the SLA state always serializes"))
+}
+
+pub(super) fn escalation_json(incident: &Incident) -> Option<String> {
+    incident.escalation.as_ref().map(|s| serde_json::to_string(s).expect("the escalation state always serializes"))
 }
 
 #[async_trait]
@@ -234,6 +284,12 @@ impl Store for SqlStore {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ticket = $1"));
         let row: Option<IncidentRow> =
             sqlx::query_as(sql).bind(ticket.to_string()).fetch_optional(&self.reader).await?;
+        row.map(IncidentRow::into_domain).transpose()
+    }
+
+    async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"));
+        let row: Option<IncidentRow> = sqlx::query_as(sql).bind(id.0).fetch_optional(&self.reader).await?;
         row.map(IncidentRow::into_domain).transpose()
     }
 
@@ -403,6 +459,50 @@ impl Store for SqlStore {
         .fetch_all(&self.reader)
         .await?;
         rows.into_iter().map(AuditRow::into_domain).collect()
+    }
+
+    async fn page(&self, id: i64) -> StoreResult<Option<Page>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {PAGE_COLUMNS} FROM pages WHERE id = $1"));
+        let row: Option<PageRow> = sqlx::query_as(sql).bind(id).fetch_optional(&self.reader).await?;
+        row.map(PageRow::into_domain).transpose()
+    }
+
+    async fn pages_of(&self, incident: IncidentId) -> StoreResult<Vec<Page>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {PAGE_COLUMNS} FROM pages WHERE incident_id = $1 ORDER BY id"));
+        let rows: Vec<PageRow> = sqlx::query_as(sql).bind(incident.0).fetch_all(&self.reader).await?;
+        rows.into_iter().map(PageRow::into_domain).collect()
+    }
+
+    async fn page_result(
+        &self,
+        id: i64,
+        status: PageStatus,
+        at: Timestamp,
+        error: Option<&str>,
+    ) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE pages SET status = $1, sent_at = COALESCE(sent_at, $2), error = $3 \
+             WHERE id = $4 AND status IN ('queued', 'sent')",
+        )
+        .bind(status.as_str())
+        .bind(ms(at))
+        .bind(error)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn use_link(&self, page_id: i64, action: &str, at: Timestamp) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "INSERT INTO link_uses (page_id, action, used_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(page_id)
+        .bind(action)
+        .bind(ms(at))
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn stats(&self, now: Timestamp) -> StoreResult<StoreStats> {
@@ -615,6 +715,61 @@ impl Tx for SqlTx {
             .bind(&r.hash)
             .execute(&mut *self.tx)
             .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_pages(&mut self, pages: &[NewPage], now: Timestamp) -> StoreResult<Vec<Option<i64>>> {
+        let mut ids = Vec::with_capacity(pages.len());
+        for p in pages {
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO pages (incident_id, page_key, person, channel, reason, status, due_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7) ON CONFLICT (incident_id, page_key) DO NOTHING \
+                 RETURNING id",
+            )
+            .bind(p.incident_id.0)
+            .bind(&p.page_key)
+            .bind(&p.person.0)
+            .bind(&p.channel)
+            .bind(serde_json::to_string(&p.reason).expect("a page reason always serializes"))
+            .bind(ms(p.due_at))
+            .bind(ms(now))
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    async fn stop_pages(&mut self, stops: &[PageStop], at: Timestamp) -> StoreResult<()> {
+        for stop in stops {
+            let mut q: QueryBuilder<Db> = QueryBuilder::new("UPDATE pages SET status = 'cancelled', answered_at = ");
+            q.push_bind(ms(at)).push(" WHERE incident_id = ").push_bind(stop.incident_id.0);
+            q.push(" AND status = 'queued'");
+            if let Some(person) = &stop.person {
+                q.push(" AND person = ").push_bind(person.0.clone());
+            }
+            q.push(" RETURNING id");
+            let cancelled: Vec<i64> = q.build_query_scalar().fetch_all(&mut *self.tx).await?;
+            // Their messages need not wait for their time to be skipped; one already claimed by
+            // a dispatcher is skipped there, as its page is cancelled.
+            for id in cancelled {
+                sqlx::query("DELETE FROM outbox WHERE idempotency_key = $1 AND status = 'pending' AND claimed_by IS NULL")
+                    .bind(format!("page:{id}"))
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            if let Some(person) = &stop.answered_by {
+                sqlx::query(
+                    "UPDATE pages SET status = 'acknowledged', answered_at = $1 \
+                     WHERE incident_id = $2 AND person = $3 AND status IN ('sent', 'delivered')",
+                )
+                .bind(ms(at))
+                .bind(stop.incident_id.0)
+                .bind(&person.0)
+                .execute(&mut *self.tx)
+                .await?;
+            }
         }
         Ok(())
     }

@@ -16,7 +16,10 @@ use jiff::{SignedDuration, Timestamp, civil::Date};
 use serde::Serialize;
 
 use crate::domain::audit::AuditRecord;
-use crate::domain::{DedupKey, Incident, IncidentId, Severity, Status, TicketNo, TimelineEntry, TimerKind};
+use crate::domain::escalation::PageReason;
+use crate::domain::{
+    DedupKey, Incident, IncidentId, PersonId, Severity, Status, TicketNo, TimelineEntry, TimerKind,
+};
 
 pub type SharedStore = Arc<dyn Store>;
 
@@ -182,6 +185,7 @@ pub trait Store: Send + Sync + 'static {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 
     async fn incident_by_ticket(&self, ticket: TicketNo) -> StoreResult<Option<Incident>>;
+    async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>>;
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
     /// An incident and its timeline read from one snapshot, so that they agree.
     async fn incident_with_timeline(
@@ -214,6 +218,101 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit records after `after_seq`, oldest first.
     async fn audit_log(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+
+    async fn page(&self, id: i64) -> StoreResult<Option<Page>>;
+    /// An incident's pages, oldest first.
+    async fn pages_of(&self, incident: IncidentId) -> StoreResult<Vec<Page>>;
+    /// Record what a channel did with a page still queued or sent; false if it moved on meanwhile
+    /// (cancelled by an acknowledgement, say).
+    async fn page_result(
+        &self,
+        id: i64,
+        status: PageStatus,
+        at: Timestamp,
+        error: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Record the first use of an action link for `action`; false if it was used before.
+    async fn use_link(&self, page_id: i64, action: &str, at: Timestamp) -> StoreResult<bool>;
+}
+
+/// 呼叫的状态: where one page stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageStatus {
+    /// Waiting for its time or its channel.
+    Queued,
+    /// The channel took it (an SMS gateway accepted it, a mail server queued it).
+    Sent,
+    /// The channel confirmed it reached the person (an IM message was posted).
+    Delivered,
+    /// The person answered (acknowledged, or acted on the incident) after receiving it.
+    Acknowledged,
+    /// It could not be delivered; the person's next channel takes over.
+    Failed,
+    /// Stopped before it went out: someone acknowledged first.
+    Cancelled,
+}
+
+impl PageStatus {
+    pub const ALL: [PageStatus; 6] = [
+        PageStatus::Queued,
+        PageStatus::Sent,
+        PageStatus::Delivered,
+        PageStatus::Acknowledged,
+        PageStatus::Failed,
+        PageStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageStatus::Queued => "queued",
+            PageStatus::Sent => "sent",
+            PageStatus::Delivered => "delivered",
+            PageStatus::Acknowledged => "acknowledged",
+            PageStatus::Failed => "failed",
+            PageStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PageStatus> {
+        PageStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// A page to create (from the domain's [`PagePlan`](crate::domain::escalation::PagePlan)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPage {
+    pub incident_id: IncidentId,
+    pub page_key: String,
+    pub person: PersonId,
+    pub channel: String,
+    pub reason: PageReason,
+    pub due_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page {
+    pub id: i64,
+    pub incident_id: IncidentId,
+    pub page_key: String,
+    pub person: PersonId,
+    pub channel: String,
+    pub reason: PageReason,
+    pub status: PageStatus,
+    pub due_at: Timestamp,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub answered_at: Option<Timestamp>,
+    pub error: Option<String>,
+}
+
+/// Stop an incident's pages not yet sent: of one person, or of everyone. The pages `answered_by`
+/// received already count as acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageStop {
+    pub incident_id: IncidentId,
+    pub person: Option<PersonId>,
+    pub answered_by: Option<PersonId>,
 }
 
 /// A delivery already taken, by the sender's own id.
@@ -274,6 +373,12 @@ pub trait Tx: Send {
     /// The newest audit record's place and hash (the chain continues from it).
     async fn last_audit(&mut self) -> StoreResult<Option<(i64, String)>>;
     async fn append_audit(&mut self, records: &[AuditRecord]) -> StoreResult<()>;
+
+    /// Create pages; those whose key exists for their incident are skipped. Returns the new pages'
+    /// ids, in the order given (`None` for skipped ones).
+    async fn insert_pages(&mut self, pages: &[NewPage], now: Timestamp) -> StoreResult<Vec<Option<i64>>>;
+    /// Cancel pages not yet sent (and drop their pending outbox messages); see [`PageStop`].
+    async fn stop_pages(&mut self, stops: &[PageStop], at: Timestamp) -> StoreResult<()>;
 
     /// Messages whose idempotency key exists already are skipped; returns how many were added.
     async fn enqueue(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize>;

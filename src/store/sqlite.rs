@@ -41,7 +41,7 @@ mod dialect {
 
     use sqlx::QueryBuilder;
 
-    use super::common::{INCIDENT_COLUMNS, IncidentRow, UPSERT_INCIDENTS, labels_json, sla_json};
+    use super::common::{INCIDENT_COLUMNS, IncidentRow, UPSERT_INCIDENTS, escalation_json, labels_json, sla_json};
     use crate::domain::{DedupKey, Incident, IncidentId, TimelineEntry, TimerKind};
     use crate::store::{NewOutboxMessage, ReceiptKey, ms};
 
@@ -130,7 +130,7 @@ mod dialect {
         incidents: &[Incident],
         upsert: bool,
     ) -> Result<(), sqlx::Error> {
-        for chunk in incidents.chunks(rows_per_statement(21)) {
+        for chunk in incidents.chunks(rows_per_statement(22)) {
             let mut q: QueryBuilder<Db> =
                 QueryBuilder::new(format!("INSERT INTO incidents ({INCIDENT_COLUMNS}) "));
             q.push_values(chunk, |mut b, i| {
@@ -154,7 +154,8 @@ mod dialect {
                     .push_bind(i.acknowledged_at.map(ms))
                     .push_bind(i.resolved_at.map(ms))
                     .push_bind(i.closed_at.map(ms))
-                    .push_bind(sla_json(i));
+                    .push_bind(sla_json(i))
+                    .push_bind(escalation_json(i));
             });
             if upsert {
                 q.push(UPSERT_INCIDENTS);

@@ -161,6 +161,8 @@ pub struct ActionBody {
     text: Option<String>,
     severity: Option<Severity>,
     target: Option<String>,
+    /// A person id (reassign).
+    to: Option<String>,
 }
 
 fn parse_json<T: for<'de> Deserialize<'de> + Default>(
@@ -200,6 +202,24 @@ fn required(value: Option<String>, field: &'static str) -> Result<String, ApiErr
         .ok_or_else(|| ApiError::bad_field(field, format!("`{field}` is required")))
 }
 
+/// An incident's pages (呼叫记录): who was paged on which channel, and what became of each.
+pub async fn pages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(ticket): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::ReadIncidents)?;
+    let ticket = parse_ticket(&ticket)?;
+    let incident = state
+        .store
+        .incident_by_ticket(ticket)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
+    let pages = state.store.pages_of(incident.id).await?;
+    Ok(Json(json!({ "ticket": ticket, "escalation": incident.escalation, "pages": pages })))
+}
+
 pub async fn act(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -229,9 +249,18 @@ pub async fn act(
                 b.severity.ok_or_else(|| ApiError::bad_field("severity", "`severity` (1-4) is required"))?;
             (Action::SetSeverity { to, reason: required(b.reason, "reason")? }, Permission::SetSeverity)
         }
+        "decline" => (Action::Decline { reason: required(b.reason, "reason")? }, Permission::Work),
+        "escalate" => (Action::Escalate { reason: required(b.reason, "reason")? }, Permission::Work),
+        "reassign" => {
+            let to = required(b.to, "to")?;
+            if state.config.catalogue.person(&to).is_none() {
+                return Err(ApiError::bad_field("to", format!("no person has the id '{to}'")));
+            }
+            (Action::Reassign { to: PersonId(to), reason: note(b.reason).unwrap_or_default() }, Permission::Work)
+        }
         other => {
             return Err(ApiError::NotFound(format!(
-                "unknown action '{other}'; use acknowledge, start, arrive, resolve, close, reopen, cancel, merge, comment, severity, pause or resume"
+                "unknown action '{other}'; use acknowledge, start, arrive, resolve, close, reopen, cancel, merge, comment, severity, pause, resume, decline, reassign or escalate"
             )));
         }
     };

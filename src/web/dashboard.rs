@@ -193,6 +193,7 @@ pub async fn incident(
                     &url,
                     &e.event,
                     &actor,
+                    &state.service.event_people(&e.event),
                 ),
                 actor,
             }

@@ -5,6 +5,7 @@ mod auth;
 mod dashboard;
 pub mod error;
 mod health;
+mod links;
 mod webhooks;
 
 use std::sync::Arc;
@@ -68,7 +69,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/webhooks/{source}", post(webhooks::receive))
         .route("/api/v1/incidents", get(api::list).post(api::create))
         .route("/api/v1/incidents/{ticket}", get(api::show))
+        .route("/api/v1/incidents/{ticket}/pages", get(api::pages))
         .route("/api/v1/incidents/{ticket}/{action}", post(api::act))
+        .route("/a/{token}", get(links::show).post(links::act))
         .route("/api/v1/outbox", get(api::outbox))
         .route("/api/v1/audit", get(api::audit))
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })

@@ -1,0 +1,45 @@
+-- Paging (呼叫): the escalation state of each incident, every page as a row, and the uses of the
+-- signed action links printed in pages.
+
+ALTER TABLE incidents ADD COLUMN escalation TEXT;
+
+CREATE TABLE pages (
+    id           INTEGER PRIMARY KEY,
+    incident_id  INTEGER NOT NULL REFERENCES incidents (id),
+    -- Names the page within its incident (escalation run, tier, round, person, rule): the same
+    -- step can never create a page twice.
+    page_key     TEXT    NOT NULL,
+    person       TEXT    NOT NULL,
+    channel      TEXT    NOT NULL,
+    reason       TEXT    NOT NULL,
+    -- queued → sent → delivered → acknowledged, or failed, or cancelled (stopped before it went out).
+    status       TEXT    NOT NULL,
+    due_at       INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    sent_at      INTEGER,
+    answered_at  INTEGER,
+    error        TEXT,
+    UNIQUE (incident_id, page_key)
+);
+CREATE INDEX pages_incident ON pages (incident_id, status);
+CREATE INDEX pages_person ON pages (person, created_at);
+
+-- A signed action link works once per action: the first use is recorded here.
+CREATE TABLE link_uses (
+    page_id  INTEGER NOT NULL,
+    action   TEXT    NOT NULL,
+    used_at  INTEGER NOT NULL,
+    PRIMARY KEY (page_id, action)
+);
+
+-- 静默: reports matching a silence open incidents without paging anyone, until it ends.
+CREATE TABLE silences (
+    id          INTEGER PRIMARY KEY,
+    matcher     TEXT    NOT NULL,
+    reason      TEXT    NOT NULL,
+    created_by  TEXT    NOT NULL,
+    starts_at   INTEGER NOT NULL,
+    ends_at     INTEGER NOT NULL,
+    ended_at    INTEGER
+);
+CREATE INDEX silences_ends_at ON silences (ends_at);

@@ -1,0 +1,252 @@
+//! Delivering pages (呼叫). A page is a row; its outbox message (sink [`PAGING_SINK`]) wakes this
+//! sink at the page's due time, which renders the text and hands it to the page's channel. A
+//! page stopped meanwhile (someone acknowledged) is skipped. A page that cannot be delivered at
+//! all fails over to the person's next channel.
+//!
+//! Channels plug in through [`PageChannel`]: each IM, SMS and email integration implements it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::clock::Clock;
+use super::sinks::{DeliveryError, Sink, post_json};
+pub use super::writeset::PAGING_SINK;
+use crate::config::catalogue::ImAccounts;
+use crate::config::{Config, PageChannelConfig, PageChannelKind, Secret};
+use crate::domain::action_link::{self, LinkClaims};
+use crate::domain::escalation::PageReason;
+use crate::domain::{Incident, IncidentId, PersonId, Severity};
+use crate::messages::{Messages, PageView};
+use crate::store::{NewOutboxMessage, NewPage, OutboxMessage, Page, PageStatus, SharedStore, StoreError};
+
+/// One page, rendered, addressed to one person.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageMessage {
+    pub page_id: i64,
+    pub incident_id: IncidentId,
+    pub ticket: String,
+    pub severity: Severity,
+    pub person: PersonId,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub im: ImAccounts,
+    pub subject: String,
+    pub text: String,
+    /// The signed action link (确认 / 到场 / 转派), when links are configured.
+    pub link: Option<String>,
+    pub url: String,
+    pub drill: bool,
+}
+
+/// How far a channel got with a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// Handed over (an SMS gateway or mail server accepted it).
+    Sent,
+    /// Shown to the person (an IM message was posted to them).
+    Delivered,
+}
+
+/// A way to reach a person: IM, SMS, email, a site's own gateway.
+#[async_trait]
+pub trait PageChannel: Send + Sync {
+    /// Deliver one page. The same page may be offered again after a failure or a crash; use
+    /// `page_id` as the idempotency key where the provider takes one.
+    async fn send(&self, page: &PageMessage) -> Result<Delivered, DeliveryError>;
+}
+
+/// Writes pages to the log.
+pub struct LogChannel {
+    name: String,
+}
+
+#[async_trait]
+impl PageChannel for LogChannel {
+    async fn send(&self, page: &PageMessage) -> Result<Delivered, DeliveryError> {
+        info!(target: "zhiban::page", channel = %self.name, person = %page.person, page = page.page_id, "{}", page.text);
+        Ok(Delivered::Sent)
+    }
+}
+
+/// POSTs each page as JSON (`PageMessage`) to a notification gateway.
+pub struct WebhookChannel {
+    url: String,
+    secret: Option<Secret>,
+    http: reqwest::Client,
+}
+
+#[async_trait]
+impl PageChannel for WebhookChannel {
+    async fn send(&self, page: &PageMessage) -> Result<Delivered, DeliveryError> {
+        let payload = serde_json::to_value(page).expect("a page always serializes");
+        post_json(&self.http, &self.url, self.secret.as_ref(), &format!("page:{}", page.page_id), &payload).await?;
+        Ok(Delivered::Sent)
+    }
+}
+
+pub fn build_channel(config: &PageChannelConfig, http: &reqwest::Client) -> Box<dyn PageChannel> {
+    match &config.kind {
+        PageChannelKind::Log => Box::new(LogChannel { name: config.name.clone() }),
+        PageChannelKind::Webhook { url, secret } => {
+            Box::new(WebhookChannel { url: url.clone(), secret: secret.clone(), http: http.clone() })
+        }
+    }
+}
+
+/// The outbox sink that delivers pages through their channels.
+pub struct PagingSink {
+    pub store: SharedStore,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    pub messages: Arc<Messages>,
+    pub channels: HashMap<String, Box<dyn PageChannel>>,
+}
+
+fn unavailable(e: StoreError) -> DeliveryError {
+    DeliveryError::transient(format!("reading the page: {e}"))
+}
+
+impl PagingSink {
+    fn page_id(m: &OutboxMessage) -> Result<i64, DeliveryError> {
+        m.payload.get("page").and_then(|v| v.as_i64()).ok_or_else(|| DeliveryError::permanent("no page id"))
+    }
+
+    /// The page as its person reads it.
+    pub fn render(&self, page: &Page, incident: &Incident) -> PageMessage {
+        let person = self.config.catalogue.person(&page.person.0);
+        let url = format!("{}/incidents/{}", self.config.server.public_url, incident.ticket);
+        let link = self.config.paging.link_secret.as_ref().map(|secret| {
+            let claims = LinkClaims { page: page.id, expires: self.clock.now() + self.config.paging.link_ttl };
+            format!("{}/a/{}", self.config.server.public_url, action_link::sign(secret.expose().as_bytes(), claims))
+        });
+        let system = incident
+            .system
+            .as_deref()
+            .map(|s| self.config.catalogue.system(s).map(|x| x.name.as_str()).unwrap_or(s));
+        let unit =
+            incident.unit.as_deref().map(|u| self.config.catalogue.unit(u).map(|x| x.name.as_str()).unwrap_or(u));
+        let tier = match &page.reason {
+            PageReason::Tier { tier, .. } | PageReason::Manual { tier, .. } => Some(tier + 1),
+            _ => None,
+        };
+        let view = PageView {
+            drill: false,
+            sev: self.messages.severity(incident.severity),
+            ticket: incident.ticket.to_string(),
+            title: &incident.title,
+            system,
+            unit,
+            tier,
+            link: link.clone(),
+            reply: reply_hint(&incident.ticket.seq_text()),
+            url: url.clone(),
+        };
+        let (subject, text) = self.messages.page_text(&view);
+        PageMessage {
+            page_id: page.id,
+            incident_id: incident.id,
+            ticket: incident.ticket.to_string(),
+            severity: incident.severity,
+            person: page.person.clone(),
+            name: person.map(|p| p.name.clone()).unwrap_or_else(|| page.person.0.clone()),
+            phone: person.and_then(|p| p.phone.clone()),
+            email: person.and_then(|p| p.email.clone()),
+            im: person.map(|p| p.im.clone()).unwrap_or_default(),
+            subject,
+            text,
+            link,
+            url,
+            drill: false,
+        }
+    }
+
+    /// After a page failed for good: the person's next channel, at once.
+    async fn fail_over(&self, page: &Page, error: &str) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        self.store.page_result(page.id, PageStatus::Failed, now, Some(error)).await?;
+        let Some(book) = self.config.paging.book.as_deref() else { return Ok(()) };
+        let rules = book.directory.notify_rules(&page.person);
+        let Some(next) = rules.iter().skip_while(|r| r.channel != page.channel).find(|r| r.channel != page.channel)
+        else {
+            warn!(page = page.id, person = %page.person, "the page failed on the person's last channel");
+            return Ok(());
+        };
+        let mut tx = self.store.begin().await?;
+        let Some(incident) = tx.lock_incidents(&[page.incident_id]).await?.pop() else { return Ok(()) };
+        if !incident.status.awaits_ack() {
+            return Ok(());
+        }
+        let new = NewPage {
+            incident_id: page.incident_id,
+            page_key: format!("{}:failover:{}", page.page_key, next.channel),
+            person: page.person.clone(),
+            channel: next.channel.clone(),
+            reason: page.reason.clone(),
+            due_at: now,
+        };
+        if let Some(Some(id)) = tx.insert_pages(std::slice::from_ref(&new), now).await?.pop() {
+            tx.enqueue(&[NewOutboxMessage {
+                idempotency_key: format!("page:{id}"),
+                incident_id: Some(page.incident_id),
+                sink: PAGING_SINK.to_string(),
+                payload: serde_json::json!({ "page": id }),
+                not_before: now,
+            }])
+            .await?;
+        }
+        tx.commit().await
+    }
+}
+
+#[async_trait]
+impl Sink for PagingSink {
+    async fn deliver(&self, m: &OutboxMessage) -> Result<(), DeliveryError> {
+        let id = Self::page_id(m)?;
+        let Some(page) = self.store.page(id).await.map_err(unavailable)? else {
+            return Err(DeliveryError::permanent(format!("page {id} does not exist")));
+        };
+        // Stopped (acknowledged first) or already done by an earlier attempt.
+        if page.status != PageStatus::Queued {
+            return Ok(());
+        }
+        let Some(incident) = self.store.incident(page.incident_id).await.map_err(unavailable)? else {
+            return Err(DeliveryError::permanent(format!("page {id}: its incident is gone")));
+        };
+        let Some(channel) = self.channels.get(&page.channel) else {
+            let error = format!("no paging channel is named '{}'", page.channel);
+            let _ = self.fail_over(&page, &error).await;
+            return Err(DeliveryError::permanent(error));
+        };
+        let message = self.render(&page, &incident);
+        let result = channel.send(&message).await?;
+        let status = match result {
+            Delivered::Sent => PageStatus::Sent,
+            Delivered::Delivered => PageStatus::Delivered,
+        };
+        self.store.page_result(id, status, self.clock.now(), None).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn gave_up(&self, m: &OutboxMessage, error: &str) {
+        let Ok(id) = Self::page_id(m) else { return };
+        match self.store.page(id).await {
+            Ok(Some(page)) if page.status == PageStatus::Queued => {
+                if let Err(e) = self.fail_over(&page, error).await {
+                    warn!(page = id, "failing over to the next channel failed: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => warn!(page = id, "reading a failed page: {e}"),
+        }
+    }
+}
+
+/// The SMS reply codes printed in a page. Temporary until the SMS reply parser lands.
+fn reply_hint(seq: &str) -> String {
+    format!("回复 1 {seq} 确认 / 2 {seq} 到场 / 3 {seq} 转派")
+}
