@@ -101,7 +101,12 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         clock: options.clock.clone(),
         config: config.clone(),
         messages: messages.clone(),
-        channels: config.paging.channels.iter().map(|c| (c.name.clone(), paging::build_channel(c, &http))).collect(),
+        channels: config
+            .paging
+            .channels
+            .iter()
+            .map(|c| (c.name.clone(), paging::build_channel(c, &http)))
+            .collect(),
     };
     sink_map.insert(PAGING_SINK.to_string(), Box::new(paging_sink) as Box<dyn sinks::Sink>);
     let dispatcher = Dispatcher {

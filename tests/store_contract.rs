@@ -43,6 +43,8 @@ async fn insert(store: &SharedStore, key: &str, at: Timestamp) -> Incident {
             link: Some("http://grafana/d/1".into()),
             sla_policy: None,
             reasons: vec![],
+            escalation_policy: None,
+            hold: None,
         },
         at,
         &LifecyclePolicy::default(),

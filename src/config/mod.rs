@@ -3,8 +3,8 @@
 //! reports every problem it finds with the file, the key and the reason.
 
 pub mod catalogue;
-pub mod secret;
 pub mod paging;
+pub mod secret;
 pub mod sla;
 
 use std::collections::BTreeMap;
@@ -22,9 +22,9 @@ pub use secret::{Secret, SecretSource};
 use std::sync::Arc;
 
 use crate::domain::calendar::HolidayTable;
-pub use paging::{PageChannelConfig, PageChannelKind, PagingConfig, StormRule};
 use crate::domain::classify::{Classifier, RuleSet};
 use crate::domain::{EventKind, LifecyclePolicy, RetryPolicy, Severity};
+pub use paging::{PageChannelConfig, PageChannelKind, PagingConfig, StormRule};
 use zhiban_integrations::SourceKind;
 
 /// One thing wrong with a configuration file.

@@ -208,7 +208,13 @@ fn rules(p: &mut Problems, key: &str, raw: &[RawRule], channels: &HashSet<String
     out
 }
 
-fn target(p: &mut Problems, key: &str, text: &str, catalogue: &Catalogue, schedules: &BTreeMap<String, Schedule>) -> Option<Target> {
+fn target(
+    p: &mut Problems,
+    key: &str,
+    text: &str,
+    catalogue: &Catalogue,
+    schedules: &BTreeMap<String, Schedule>,
+) -> Option<Target> {
     let (kind, id) = text.split_once(':').unwrap_or(("", text));
     let t = match kind {
         "person" if catalogue.person(id).is_some() => Target::Person(PersonId(id.to_string())),
@@ -228,7 +234,10 @@ fn target(p: &mut Problems, key: &str, text: &str, catalogue: &Catalogue, schedu
             return None;
         }
         _ => {
-            p.add(key, format!("'{text}' names no target; write person:ID, schedule:ID, team:ID or role:leader"));
+            p.add(
+                key,
+                format!("'{text}' names no target; write person:ID, schedule:ID, team:ID or role:leader"),
+            );
             return None;
         }
     };
@@ -265,7 +274,8 @@ pub(super) fn build(
                         String::new()
                     }
                 };
-                let secret = c.secret.as_ref().and_then(|s| s.resolve(env).map_err(|e| p.add(key("secret"), e)).ok());
+                let secret =
+                    c.secret.as_ref().and_then(|s| s.resolve(env).map_err(|e| p.add(key("secret"), e)).ok());
                 PageChannelKind::Webhook { url, secret }
             }
         };
@@ -276,7 +286,10 @@ pub(super) fn build(
     let mut person_rules = BTreeMap::new();
     for (i, person) in catalogue.people.iter().enumerate() {
         if !person.notify.is_empty() {
-            person_rules.insert(PersonId(person.id.clone()), rules(p, &format!("people[{i}].notify"), &person.notify, &names));
+            person_rules.insert(
+                PersonId(person.id.clone()),
+                rules(p, &format!("people[{i}].notify"), &person.notify, &names),
+            );
         }
     }
 
@@ -319,7 +332,13 @@ pub(super) fn build(
                     .iter()
                     .enumerate()
                     .filter_map(|(k, x)| {
-                        target(p, &format!("paging.policies[{i}].at_once[{j}].targets[{k}]"), x, catalogue, schedules)
+                        target(
+                            p,
+                            &format!("paging.policies[{i}].at_once[{j}].targets[{k}]"),
+                            x,
+                            catalogue,
+                            schedules,
+                        )
                     })
                     .collect(),
             })
@@ -352,7 +371,10 @@ pub(super) fn build(
             if policies.contains_key(policy) {
                 team_policies.insert(team.id.clone(), policy.clone());
             } else {
-                p.add(format!("teams[{i}].escalation_policy"), format!("no paging policy has the id '{policy}'"));
+                p.add(
+                    format!("teams[{i}].escalation_policy"),
+                    format!("no paging policy has the id '{policy}'"),
+                );
             }
         }
     }
@@ -360,10 +382,16 @@ pub(super) fn build(
         p.add("paging.channels", "policies page people through channels; configure at least one");
     }
     if !policies.is_empty() && default_rules.is_empty() && raw.default_rules.is_empty() {
-        p.add("paging.default_rules", "say how people without rules of their own are reached, e.g. [{ channel = \"log\" }]");
+        p.add(
+            "paging.default_rules",
+            "say how people without rules of their own are reached, e.g. [{ channel = \"log\" }]",
+        );
     }
 
-    let link_secret = raw.link_secret.as_ref().and_then(|s| s.resolve(env).map_err(|e| p.add("paging.link_secret", e)).ok());
+    let link_secret = raw
+        .link_secret
+        .as_ref()
+        .and_then(|s| s.resolve(env).map_err(|e| p.add("paging.link_secret", e)).ok());
     if let Some(s) = &link_secret
         && s.expose().len() < 32
     {

@@ -270,7 +270,12 @@ pub fn next_step(policy: &EscalationPolicy, tier: u32, cycle: u32) -> Next {
 }
 
 /// When the current tier repeats its page next, if before its timeout.
-pub fn next_repeat(policy: &EscalationPolicy, tier: u32, paged_at: Timestamp, round: u32) -> Option<Timestamp> {
+pub fn next_repeat(
+    policy: &EscalationPolicy,
+    tier: u32,
+    paged_at: Timestamp,
+    round: u32,
+) -> Option<Timestamp> {
     let every = policy.repeat_every.filter(|d| d.is_positive())?;
     let timeout = policy.tiers.get(tier as usize)?.ack_timeout;
     let offset = every.checked_mul(i32::try_from(round + 1).ok()?)?;

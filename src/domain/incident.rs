@@ -347,7 +347,9 @@ pub enum Effect {
     /// Create a page (呼叫) as a row, delivered at its due time unless stopped first.
     Page(PagePlan),
     /// Cancel the pages not yet sent — of one person, or of everyone.
-    StopPages { person: Option<PersonId> },
+    StopPages {
+        person: Option<PersonId>,
+    },
 }
 
 /// Lifecycle timings and SLA policies from configuration (`[incidents]`, `[sla]`).

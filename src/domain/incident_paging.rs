@@ -14,7 +14,8 @@ use crate::domain::incident::PersonId;
 use crate::domain::timeline::EventKind;
 
 /// Timers that belong to the escalation.
-const ESCALATION_TIMERS: [TimerKind; 3] = [TimerKind::Escalate, TimerKind::RepeatPage, TimerKind::StartPaging];
+const ESCALATION_TIMERS: [TimerKind; 3] =
+    [TimerKind::Escalate, TimerKind::RepeatPage, TimerKind::StartPaging];
 
 /// How an escalation ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,12 @@ impl Incident {
     }
 
     /// The fault is back: escalate again from the first tier.
-    pub(super) fn restart_escalation(&mut self, at: Timestamp, policy: &LifecyclePolicy, effects: &mut Vec<Effect>) {
+    pub(super) fn restart_escalation(
+        &mut self,
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(book) = policy.escalation.as_deref() else { return };
         let Some(state) = self.escalation.as_mut() else { return };
         if book.policy(&state.policy).is_none() {
@@ -62,7 +68,13 @@ impl Incident {
         self.begin_paging(book, at, policy, effects);
     }
 
-    fn begin_paging(&mut self, book: &EscalationBook, at: Timestamp, policy: &LifecyclePolicy, effects: &mut Vec<Effect>) {
+    fn begin_paging(
+        &mut self,
+        book: &EscalationBook,
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+        effects: &mut Vec<Effect>,
+    ) {
         self.page_at_once(at, policy, effects);
         if let Some(until) = self.wait_for_working_time(book, at, policy) {
             if let Some(state) = self.escalation.as_mut() {
@@ -77,7 +89,12 @@ impl Incident {
 
     /// When paging should wait: the level may wait, its SLA respond clock runs on a working
     /// calendar, and `at` is outside working time.
-    fn wait_for_working_time(&self, book: &EscalationBook, at: Timestamp, policy: &LifecyclePolicy) -> Option<Timestamp> {
+    fn wait_for_working_time(
+        &self,
+        book: &EscalationBook,
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+    ) -> Option<Timestamp> {
         let escalation = book.policy(&self.escalation.as_ref()?.policy)?;
         if !escalation.wait_for_working_hours.contains(&self.severity) {
             return None;
@@ -86,13 +103,22 @@ impl Incident {
         let targets = sla_book.targets(&sla.policy, self.severity).ok()?;
         let calendar = sla_book.calendars.get(&targets.respond.calendar)?;
         match calendar.as_ref() {
-            Calendar::Working(_) if !calendar.is_working_instant(at) => Some(calendar.next_working_instant(at)),
+            Calendar::Working(_) if !calendar.is_working_instant(at) => {
+                Some(calendar.next_working_instant(at))
+            }
             _ => None,
         }
     }
 
     /// Page tier `tier` of loop `cycle`; a tier with nobody to page passes on to the next at once.
-    fn page_tier(&mut self, book: &EscalationBook, tier: u32, cycle: u32, at: Timestamp, effects: &mut Vec<Effect>) {
+    fn page_tier(
+        &mut self,
+        book: &EscalationBook,
+        tier: u32,
+        cycle: u32,
+        at: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(state) = self.escalation.as_mut() else { return };
         let Some(policy) = book.policy(&state.policy) else { return };
         let (mut tier, mut cycle) = (tier, cycle);
@@ -132,7 +158,12 @@ impl Incident {
     }
 
     /// The current tier timed out or declined: the next tier, a new loop, or the end.
-    pub(super) fn escalate_next(&mut self, at: Timestamp, policy: &LifecyclePolicy, effects: &mut Vec<Effect>) {
+    pub(super) fn escalate_next(
+        &mut self,
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(book) = policy.escalation.as_deref() else { return };
         let Some(state) = self.escalation.as_ref() else { return };
         let Some(escalation) = book.policy(&state.policy) else { return };
@@ -180,15 +211,22 @@ impl Incident {
                 state.round += 1;
                 // On-call may have changed since the first page: resolve the targets again.
                 let people = book.resolve(&step.targets, at);
-                let reason =
-                    PageReason::Tier { run: state.run, tier: state.tier, cycle: state.cycle, round: state.round };
+                let reason = PageReason::Tier {
+                    run: state.run,
+                    tier: state.tier,
+                    cycle: state.cycle,
+                    round: state.round,
+                };
                 if let Some(due) = next_repeat(escalation, state.tier, paged_at, state.round) {
                     effects.push(Effect::ArmTimer { kind: TimerKind::RepeatPage, due });
                 }
                 if people.is_empty() {
                     effects.push(Effect::Record(EventKind::NobodyToPage { tier: state.tier }));
                 } else {
-                    effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
+                    effects.push(Effect::Record(EventKind::Paged {
+                        reason: reason.clone(),
+                        people: people.clone(),
+                    }));
                     effects.extend(book.plan(&people, reason, at).into_iter().map(Effect::Page));
                 }
                 true
@@ -214,7 +252,12 @@ impl Incident {
     }
 
     /// The level pages some people at once (一级 → 主管部门领导), once per level per incident.
-    pub(super) fn page_at_once(&mut self, at: Timestamp, policy: &LifecyclePolicy, effects: &mut Vec<Effect>) {
+    pub(super) fn page_at_once(
+        &mut self,
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(book) = policy.escalation.as_deref() else { return };
         let severity = self.severity;
         let Some(state) = self.escalation.as_mut() else { return };
@@ -241,7 +284,13 @@ impl Incident {
         effects.extend(book.plan(&people, reason, at).into_iter().map(Effect::Page));
     }
 
-    pub(super) fn page_reassigned(&mut self, to: &PersonId, at: Timestamp, policy: &LifecyclePolicy, effects: &mut Vec<Effect>) {
+    pub(super) fn page_reassigned(
+        &mut self,
+        to: &PersonId,
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(book) = policy.escalation.as_deref() else { return };
         let reason = PageReason::Reassigned { at };
         let people = vec![to.clone()];

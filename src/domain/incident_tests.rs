@@ -9,6 +9,7 @@ fn policy() -> LifecyclePolicy {
         ack_reminder_after: Some(SignedDuration::from_mins(10)),
         auto_close_after: Some(SignedDuration::from_hours(24)),
         sla: None,
+        escalation: None,
     }
 }
 
@@ -40,6 +41,8 @@ fn fresh() -> (Incident, Vec<Effect>) {
             link: None,
             sla_policy: None,
             reasons: vec![],
+            escalation_policy: None,
+            hold: None,
         },
         t0(),
         &policy(),
@@ -69,6 +72,7 @@ fn all_actions() -> Vec<Action> {
         Action::SourceRecovered,
         Action::AckOverdue,
         Action::AutoClose,
+        Action::Reassign { to: PersonId("wangwu".into()), reason: "熟悉该系统".into() },
     ]
 }
 
@@ -93,6 +97,13 @@ fn expected(from: Status, action: &Action) -> Option<Status> {
             _ => None,
         },
         Action::AckOverdue => from.awaits_ack().then_some(from),
+        Action::Reassign { .. } => open.then_some(from),
+        // Escalation actions need an escalation policy; they have tests of their own (escalation_tests).
+        Action::EscalationDue
+        | Action::RepeatPage
+        | Action::StartPaging
+        | Action::Decline { .. }
+        | Action::Escalate { .. } => None,
         // SLA actions need an SLA clock; they have tests of their own (sla_tests).
         Action::PauseSla { .. }
         | Action::ResumeSla
@@ -262,6 +273,8 @@ impl Incident {
             link: self.link,
             sla_policy: None,
             reasons: vec![],
+            escalation_policy: None,
+            hold: None,
         }
     }
 }

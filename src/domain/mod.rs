@@ -15,6 +15,8 @@ pub mod ticket;
 pub mod timeline;
 
 #[cfg(test)]
+mod escalation_tests;
+#[cfg(test)]
 mod incident_tests;
 #[cfg(test)]
 mod sla_tests;

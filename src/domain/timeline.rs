@@ -77,9 +77,17 @@ impl Channel {
     }
 
     pub fn parse(s: &str) -> Option<Channel> {
-        [Channel::Webhook, Channel::Api, Channel::Web, Channel::Timer, Channel::Cli, Channel::Link, Channel::Sms]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [
+            Channel::Webhook,
+            Channel::Api,
+            Channel::Web,
+            Channel::Timer,
+            Channel::Cli,
+            Channel::Link,
+            Channel::Sms,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 

@@ -17,8 +17,8 @@ use crate::config::{Config, Language};
 use crate::domain::audit::{AuditEntry, AuditRecord, GENESIS, chain_hash};
 use crate::domain::classify::correlate_steps;
 use crate::domain::{
-    Action, Actor, Channel, Context, DedupKey, EventKind, Incident, IncidentId, NewIncident, PersonId, Status,
-    TicketNo, TimelineEntry, TransitionError,
+    Action, Actor, Channel, Context, DedupKey, EventKind, Incident, IncidentId, NewIncident, PersonId,
+    Status, TicketNo, TimelineEntry, TransitionError,
 };
 use crate::messages::Messages;
 use crate::metrics::Metrics;
@@ -471,7 +471,10 @@ impl IncidentService {
     fn new_incident(&self, report: &Report, dedup_key: DedupKey) -> NewIncident {
         NewIncident {
             sla_policy: self.sla_policy_for(report.system.as_deref()),
-            escalation_policy: self.config.paging.policy_for(&self.config.catalogue, report.system.as_deref()),
+            escalation_policy: self
+                .config
+                .paging
+                .policy_for(&self.config.catalogue, report.system.as_deref()),
             ..new_incident(report, dedup_key)
         }
     }

@@ -84,7 +84,8 @@ pub struct WebhookChannel {
 impl PageChannel for WebhookChannel {
     async fn send(&self, page: &PageMessage) -> Result<Delivered, DeliveryError> {
         let payload = serde_json::to_value(page).expect("a page always serializes");
-        post_json(&self.http, &self.url, self.secret.as_ref(), &format!("page:{}", page.page_id), &payload).await?;
+        post_json(&self.http, &self.url, self.secret.as_ref(), &format!("page:{}", page.page_id), &payload)
+            .await?;
         Ok(Delivered::Sent)
     }
 }
@@ -121,15 +122,22 @@ impl PagingSink {
         let person = self.config.catalogue.person(&page.person.0);
         let url = format!("{}/incidents/{}", self.config.server.public_url, incident.ticket);
         let link = self.config.paging.link_secret.as_ref().map(|secret| {
-            let claims = LinkClaims { page: page.id, expires: self.clock.now() + self.config.paging.link_ttl };
-            format!("{}/a/{}", self.config.server.public_url, action_link::sign(secret.expose().as_bytes(), claims))
+            let claims =
+                LinkClaims { page: page.id, expires: self.clock.now() + self.config.paging.link_ttl };
+            format!(
+                "{}/a/{}",
+                self.config.server.public_url,
+                action_link::sign(secret.expose().as_bytes(), claims)
+            )
         });
         let system = incident
             .system
             .as_deref()
             .map(|s| self.config.catalogue.system(s).map(|x| x.name.as_str()).unwrap_or(s));
-        let unit =
-            incident.unit.as_deref().map(|u| self.config.catalogue.unit(u).map(|x| x.name.as_str()).unwrap_or(u));
+        let unit = incident
+            .unit
+            .as_deref()
+            .map(|u| self.config.catalogue.unit(u).map(|x| x.name.as_str()).unwrap_or(u));
         let tier = match &page.reason {
             PageReason::Tier { tier, .. } | PageReason::Manual { tier, .. } => Some(tier + 1),
             _ => None,
@@ -171,7 +179,8 @@ impl PagingSink {
         self.store.page_result(page.id, PageStatus::Failed, now, Some(error)).await?;
         let Some(book) = self.config.paging.book.as_deref() else { return Ok(()) };
         let rules = book.directory.notify_rules(&page.person);
-        let Some(next) = rules.iter().skip_while(|r| r.channel != page.channel).find(|r| r.channel != page.channel)
+        let Some(next) =
+            rules.iter().skip_while(|r| r.channel != page.channel).find(|r| r.channel != page.channel)
         else {
             warn!(page = page.id, person = %page.person, "the page failed on the person's last channel");
             return Ok(());

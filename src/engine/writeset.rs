@@ -119,7 +119,6 @@ impl WriteSet {
         !self.outbox.is_empty() || !self.pages.is_empty()
     }
 
-
     /// Write everything, in an order that respects the foreign keys and the dedup keys' hand-over.
     pub async fn flush(self, tx: &mut dyn Tx, now: Timestamp) -> Result<(), StoreError> {
         if !self.releases.is_empty() {

@@ -244,8 +244,14 @@ mod tests {
             text,
             "【一级故障】20261124-007 电子卷宗应用系统无法上传（电子卷宗应用系统）。详情：http://zb/incidents/20261124-007"
         );
-        let text =
-            m.event_text(&i, None, "", &EventKind::Resolved { note: None, by_source: true }, "alertmanager", &[]);
+        let text = m.event_text(
+            &i,
+            None,
+            "",
+            &EventKind::Resolved { note: None, by_source: true },
+            "alertmanager",
+            &[],
+        );
         assert!(text.contains("监控告警已消除"), "{text}");
         let text = m.event_text(
             &i,

@@ -14,8 +14,8 @@ use crate::domain::{
     TimelineEntry, TimerKind,
 };
 use crate::store::{
-    Backend, DueTimer, IncidentFilter, NewOutboxMessage, NewPage, OutboxMessage, OutboxStatus, Page, PageStatus,
-    PageStop, ReceiptKey, Store, StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
+    Backend, DueTimer, IncidentFilter, NewOutboxMessage, NewPage, OutboxMessage, OutboxStatus, Page,
+    PageStatus, PageStop, ReceiptKey, Store, StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
 };
 
 const PAGE_COLUMNS: &str = "id, incident_id, page_key, person, channel, reason, status, due_at, created_at, \
@@ -254,7 +254,10 @@ pub(super) fn sla_json(incident: &Incident) -> Option<String> {
 }
 
 pub(super) fn escalation_json(incident: &Incident) -> Option<String> {
-    incident.escalation.as_ref().map(|s| serde_json::to_string(s).expect("the escalation state always serializes"))
+    incident
+        .escalation
+        .as_ref()
+        .map(|s| serde_json::to_string(s).expect("the escalation state always serializes"))
 }
 
 #[async_trait]
@@ -468,7 +471,9 @@ impl Store for SqlStore {
     }
 
     async fn pages_of(&self, incident: IncidentId) -> StoreResult<Vec<Page>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {PAGE_COLUMNS} FROM pages WHERE incident_id = $1 ORDER BY id"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {PAGE_COLUMNS} FROM pages WHERE incident_id = $1 ORDER BY id"
+        ));
         let rows: Vec<PageRow> = sqlx::query_as(sql).bind(incident.0).fetch_all(&self.reader).await?;
         rows.into_iter().map(PageRow::into_domain).collect()
     }
@@ -743,7 +748,8 @@ impl Tx for SqlTx {
 
     async fn stop_pages(&mut self, stops: &[PageStop], at: Timestamp) -> StoreResult<()> {
         for stop in stops {
-            let mut q: QueryBuilder<Db> = QueryBuilder::new("UPDATE pages SET status = 'cancelled', answered_at = ");
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new("UPDATE pages SET status = 'cancelled', answered_at = ");
             q.push_bind(ms(at)).push(" WHERE incident_id = ").push_bind(stop.incident_id.0);
             q.push(" AND status = 'queued'");
             if let Some(person) = &stop.person {

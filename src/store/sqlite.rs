@@ -41,7 +41,9 @@ mod dialect {
 
     use sqlx::QueryBuilder;
 
-    use super::common::{INCIDENT_COLUMNS, IncidentRow, UPSERT_INCIDENTS, escalation_json, labels_json, sla_json};
+    use super::common::{
+        INCIDENT_COLUMNS, IncidentRow, UPSERT_INCIDENTS, escalation_json, labels_json, sla_json,
+    };
     use crate::domain::{DedupKey, Incident, IncidentId, TimelineEntry, TimerKind};
     use crate::store::{NewOutboxMessage, ReceiptKey, ms};
 

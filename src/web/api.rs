@@ -256,7 +256,10 @@ pub async fn act(
             if state.config.catalogue.person(&to).is_none() {
                 return Err(ApiError::bad_field("to", format!("no person has the id '{to}'")));
             }
-            (Action::Reassign { to: PersonId(to), reason: note(b.reason).unwrap_or_default() }, Permission::Work)
+            (
+                Action::Reassign { to: PersonId(to), reason: note(b.reason).unwrap_or_default() },
+                Permission::Work,
+            )
         }
         other => {
             return Err(ApiError::NotFound(format!(

@@ -23,7 +23,8 @@ fn template() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
-        env.add_template("link.html", include_str!("templates/link.html")).expect("the link page template is valid");
+        env.add_template("link.html", include_str!("templates/link.html"))
+            .expect("the link page template is valid");
         env
     })
 }
@@ -108,11 +109,20 @@ pub async fn act(
         _ => "done_reassign",
     };
     let Some(incident) = state.store.incident(page.incident_id).await.ok().flatten() else {
-        return render(&state, StatusCode::NOT_FOUND, None, Notice::Bad(state.messages.link("invalid").into())).await;
+        return render(
+            &state,
+            StatusCode::NOT_FOUND,
+            None,
+            Notice::Bad(state.messages.link("invalid").into()),
+        )
+        .await;
     };
     let actor = Actor::Person(page.person.clone());
     match state.service.act(incident.ticket, action, actor, Channel::Link).await {
-        Ok(_) => render(&state, StatusCode::OK, Some(&page), Notice::Good(state.messages.link(done).to_string())).await,
+        Ok(_) => {
+            render(&state, StatusCode::OK, Some(&page), Notice::Good(state.messages.link(done).to_string()))
+                .await
+        }
         Err(ActError::Transition(e)) => {
             let notice = Notice::Bad(format!("{}{e}", state.messages.link("refused")));
             render(&state, StatusCode::CONFLICT, Some(&page), notice).await
@@ -125,10 +135,11 @@ pub async fn act(
 async fn resolve(state: &AppState, token: &str) -> Result<Page, (StatusCode, Notice)> {
     let invalid = || (StatusCode::NOT_FOUND, Notice::Bad(state.messages.link("invalid").to_string()));
     let secret = state.config.paging.link_secret.as_ref().ok_or_else(invalid)?;
-    let claims = action_link::verify(secret.expose().as_bytes(), token, state.service.now()).map_err(|e| match e {
-        LinkError::Expired => (StatusCode::GONE, Notice::Bad(state.messages.link("expired").to_string())),
-        LinkError::Invalid => invalid(),
-    })?;
+    let claims =
+        action_link::verify(secret.expose().as_bytes(), token, state.service.now()).map_err(|e| match e {
+            LinkError::Expired => (StatusCode::GONE, Notice::Bad(state.messages.link("expired").to_string())),
+            LinkError::Invalid => invalid(),
+        })?;
     state.store.page(claims.page).await.ok().flatten().ok_or_else(invalid)
 }
 
@@ -163,7 +174,15 @@ async fn render(state: &AppState, status: StatusCode, page: Option<&Page>, notic
         Notice::Bad(n) => (Some(n), true),
     };
     let t: std::collections::BTreeMap<&str, &str> = [
-        "title", "acknowledge", "arrive", "reassign", "reassign_submit", "choose_person", "status", "system", "unit",
+        "title",
+        "acknowledge",
+        "arrive",
+        "reassign",
+        "reassign_submit",
+        "choose_person",
+        "status",
+        "system",
+        "unit",
     ]
     .into_iter()
     .map(|k| (k, state.messages.link(k)))

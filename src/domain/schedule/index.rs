@@ -39,9 +39,6 @@ impl Intervals {
 
     pub fn edges(&self, t: Timestamp) -> Edges {
         let after = self.edges.partition_point(|&e| e <= t);
-        Edges {
-            prev: after.checked_sub(1).map(|i| self.edges[i]),
-            next: self.edges.get(after).copied(),
-        }
+        Edges { prev: after.checked_sub(1).map(|i| self.edges[i]), next: self.edges.get(after).copied() }
     }
 }

@@ -24,7 +24,11 @@ pub struct Override {
 
 impl Override {
     /// `person` covers from `from` until `until` (exclusive).
-    pub fn new(person: impl Into<String>, from: Timestamp, until: Timestamp) -> Result<Override, ScheduleError> {
+    pub fn new(
+        person: impl Into<String>,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Override, ScheduleError> {
         let person = person.into();
         if person.trim().is_empty() {
             return Err(ScheduleError::Empty { what: "the person" });
@@ -32,7 +36,15 @@ impl Override {
         if until <= from {
             return Err(ScheduleError::OverrideEndsBeforeStart);
         }
-        Ok(Override { person, replaces: None, from, until, requested_by: None, approved_by: None, reason: None })
+        Ok(Override {
+            person,
+            replaces: None,
+            from,
+            until,
+            requested_by: None,
+            approved_by: None,
+            reason: None,
+        })
     }
 
     /// Cover for this one person only.

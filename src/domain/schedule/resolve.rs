@@ -172,7 +172,12 @@ impl Schedule {
         done.extend(open.into_iter().map(|(e, start, seq)| (e, start, until, seq)));
         done.sort_by_key(|&(_, start, _, seq)| (start, seq));
         done.into_iter()
-            .map(|(e, start, end, _)| Shift { person: e.person.to_owned(), why: self.why(e.source), start, end })
+            .map(|(e, start, end, _)| Shift {
+                person: e.person.to_owned(),
+                why: self.why(e.source),
+                start,
+                end,
+            })
             .collect()
     }
 

@@ -39,7 +39,8 @@ impl FromStr for Rotation {
 
     /// `daily`/`每天`, `weekly`/`每周`, `3d`, `3 days`, `3天`, `2w`, `2周`, `12h`, `12 hours`, `12小时`.
     fn from_str(text: &str) -> Result<Rotation, ScheduleError> {
-        let bad = |reason: &str| ScheduleError::BadRotation { text: text.to_owned(), reason: reason.to_owned() };
+        let bad =
+            |reason: &str| ScheduleError::BadRotation { text: text.to_owned(), reason: reason.to_owned() };
         let t = text.trim().to_lowercase();
         match t.as_str() {
             "daily" | "day" | "每天" | "每日" | "1天" => return Ok(Rotation::DAILY),
@@ -48,9 +49,9 @@ impl FromStr for Rotation {
         }
         let digits = t.bytes().take_while(u8::is_ascii_digit).count();
         let (number, unit) = t.split_at(digits);
-        let n: u32 = number.parse().map_err(|_| {
-            bad("write daily, weekly, or a number with a unit: \"3d\", \"2w\", \"12h\"")
-        })?;
+        let n: u32 = number
+            .parse()
+            .map_err(|_| bad("write daily, weekly, or a number with a unit: \"3d\", \"2w\", \"12h\""))?;
         let (per_unit, is_hours) = match unit.trim() {
             "d" | "day" | "days" | "天" | "日" => (1, false),
             "w" | "week" | "weeks" | "周" | "星期" => (7, false),

@@ -24,7 +24,8 @@ fn layer(name: &str, members: &[&str], rotation: &str, start: &str) -> Layer {
 }
 
 fn restricted(name: &str, members: &[&str], rotation: &str, start: &str, days: &str, hours: &str) -> Layer {
-    let days = days.split(',').map(|d| Weekdays::parse_item(d).unwrap()).fold(Weekdays::NONE, Weekdays::union);
+    let days =
+        days.split(',').map(|d| Weekdays::parse_item(d).unwrap()).fold(Weekdays::NONE, Weekdays::union);
     let r = Restriction::new(days, hours.parse().unwrap()).unwrap();
     let members = members.iter().map(|m| m.to_string()).collect();
     Layer::new(name, members, rotation.parse().unwrap(), civil(start), Some(r)).unwrap()
@@ -136,7 +137,14 @@ fn restrictions_limit_layers_to_weekdays_and_hours() {
 fn onsite() -> Vec<Layer> {
     vec![
         layer("夜间及周末", &["zhangwei", "lina", "wangqiang"], "weekly", "2026-01-05T08:30"),
-        restricted("工作日白班", &["lina", "zhangwei"], "daily", "2026-01-05T08:30", "mon-fri", "08:30-17:30"),
+        restricted(
+            "工作日白班",
+            &["lina", "zhangwei"],
+            "daily",
+            "2026-01-05T08:30",
+            "mon-fri",
+            "08:30-17:30",
+        ),
     ]
 }
 
@@ -169,12 +177,18 @@ fn an_override_beats_the_layers() {
     assert_eq!(who(&s, "2026-01-05T11:59"), ["lina"]);
     let on = s.on_call_at(at("2026-01-05T12:00"));
     assert_eq!(on[0].person, "wangqiang");
-    assert_eq!(on[0].why, Why::Override { index: 0, replaces: Some("lina".into()), reason: Some("家中有事".into()) });
+    assert_eq!(
+        on[0].why,
+        Why::Override { index: 0, replaces: Some("lina".into()), reason: Some("家中有事".into()) }
+    );
     assert_eq!((on[0].start, on[0].end), (Some(at("2026-01-05T12:00")), Some(at("2026-01-05T15:00"))));
     assert_eq!(who(&s, "2026-01-05T15:00"), ["lina"], "the override's end is not inside it");
 
     // Replacing someone who is not on call changes nothing.
-    let stray = Override::new("sunli", at("2026-01-06T09:00"), at("2026-01-06T10:00")).unwrap().replacing("lina").unwrap();
+    let stray = Override::new("sunli", at("2026-01-06T09:00"), at("2026-01-06T10:00"))
+        .unwrap()
+        .replacing("lina")
+        .unwrap();
     let s = schedule(onsite(), vec![stray], vec![]);
     assert_eq!(who(&s, "2026-01-06T09:30"), ["zhangwei"]);
 
@@ -283,8 +297,9 @@ fn with_overrides_merges_runtime_swaps() {
 #[test]
 fn daily_handoffs_keep_wall_clock_time_across_dst() {
     let ny = TimeZone::get("America/New_York").unwrap();
-    let l = Layer::new("daily", vec!["a".into(), "b".into()], Rotation::DAILY, civil("2026-03-01T02:30"), None)
-        .unwrap();
+    let l =
+        Layer::new("daily", vec!["a".into(), "b".into()], Rotation::DAILY, civil("2026-03-01T02:30"), None)
+            .unwrap();
     let s = Schedule::new("x", "x", ny.clone(), vec![l], vec![], vec![]);
     // 2026-03-08 02:30 does not exist in New York (clocks jump 02:00 → 03:00): the handoff moves to 03:30.
     let mut t = ny.to_timestamp(civil("2026-03-06T12:00")).unwrap();
@@ -305,8 +320,9 @@ fn daily_handoffs_keep_wall_clock_time_across_dst() {
         ]
     );
     // Around the autumn change (2026-11-01 01:00–02:00 happens twice) the person still changes daily.
-    let l = Layer::new("daily", vec!["a".into(), "b".into()], Rotation::DAILY, civil("2026-10-01T01:30"), None)
-        .unwrap();
+    let l =
+        Layer::new("daily", vec!["a".into(), "b".into()], Rotation::DAILY, civil("2026-10-01T01:30"), None)
+            .unwrap();
     let s = Schedule::new("x", "x", ny.clone(), vec![l], vec![], vec![]);
     let from = ny.to_timestamp(civil("2026-10-30T00:00")).unwrap();
     let until = ny.to_timestamp(civil("2026-11-04T00:00")).unwrap();
@@ -315,7 +331,8 @@ fn daily_handoffs_keep_wall_clock_time_across_dst() {
     assert_eq!(people, ["a", "b", "a", "b", "a", "b"], "day 28 after the start is a's");
     assert!(shifts.windows(2).all(|w| w[0].end == w[1].start));
     // 01:30 on 2026-11-01 is taken at its first occurrence (EDT), so the shift from then is 25 hours.
-    let long = shifts.iter().find(|x| ny.to_datetime(x.start).date() == "2026-11-01".parse().unwrap()).unwrap();
+    let long =
+        shifts.iter().find(|x| ny.to_datetime(x.start).date() == "2026-11-01".parse().unwrap()).unwrap();
     assert_eq!(long.end.duration_since(long.start), SignedDuration::from_hours(25), "the 25-hour day");
     assert_eq!(ny.to_datetime(long.end), civil("2026-11-02T01:30"));
 }
@@ -346,8 +363,17 @@ fn parsing_rotations_windows_and_weekdays() {
     assert!(Restriction::new(Weekdays::NONE, TimeWindow::ALL_DAY).is_err());
     assert!(Layer::new("x", vec![], Rotation::DAILY, civil("2026-01-01T00:00"), None).is_err());
     assert!(Override::new("a", at("2026-01-02T00:00"), at("2026-01-01T00:00")).is_err());
-    assert!(Override::new("a", at("2026-01-01T00:00"), at("2026-01-02T00:00")).unwrap().replacing("a").is_err());
-    let long = RosterShift::new("2026-10-01".parse().unwrap(), "x", civil("2026-10-01T00:00"), civil("2026-10-20T00:00"), "a", None);
+    assert!(
+        Override::new("a", at("2026-01-01T00:00"), at("2026-01-02T00:00")).unwrap().replacing("a").is_err()
+    );
+    let long = RosterShift::new(
+        "2026-10-01".parse().unwrap(),
+        "x",
+        civil("2026-10-01T00:00"),
+        civil("2026-10-20T00:00"),
+        "a",
+        None,
+    );
     assert!(long.is_err());
 }
 
@@ -377,8 +403,10 @@ fn arb_layer() -> impl Strategy<Value = Layer> {
     (members, rotation, start_hours, restriction).prop_map(|(members, rotation, h, r)| {
         let start = civil(BASE).checked_add(SignedDuration::from_hours(h)).unwrap();
         let r = r.map(|(days, hours)| {
-            let days =
-                days.split(',').map(|d| Weekdays::parse_item(d).unwrap()).fold(Weekdays::NONE, Weekdays::union);
+            let days = days
+                .split(',')
+                .map(|d| Weekdays::parse_item(d).unwrap())
+                .fold(Weekdays::NONE, Weekdays::union);
             Restriction::new(days, hours.parse().unwrap()).unwrap()
         });
         let members = members.into_iter().map(str::to_owned).collect();
@@ -395,7 +423,12 @@ fn arb_roster() -> impl Strategy<Value = RosterShift> {
 }
 
 fn arb_override() -> impl Strategy<Value = Override> {
-    (0i64..24 * 30 * 60, 1i64..48 * 60, prop::sample::select(vec!["b", "x"]), prop::option::of(prop::sample::select(vec!["a", "c", "e"])))
+    (
+        0i64..24 * 30 * 60,
+        1i64..48 * 60,
+        prop::sample::select(vec!["b", "x"]),
+        prop::option::of(prop::sample::select(vec!["a", "c", "e"])),
+    )
         .prop_map(|(m, len, p, r)| {
             let from = at(BASE) + SignedDuration::from_mins(m);
             let o = Override::new(p, from, from + SignedDuration::from_mins(len)).unwrap();

@@ -155,7 +155,8 @@ impl FromStr for TimeWindow {
     /// `"08:30-17:30"`, `"17:30-08:30"` (wraps midnight), `"00:00-24:00"`. Also accepted: one-digit
     /// hours, seconds, a full-width colon `：`, the separators `–`, `~`, `～`, `至` and spaces around them.
     fn from_str(text: &str) -> Result<TimeWindow, ScheduleError> {
-        let bad = |reason: &str| ScheduleError::BadWindow { text: text.to_owned(), reason: reason.to_owned() };
+        let bad =
+            |reason: &str| ScheduleError::BadWindow { text: text.to_owned(), reason: reason.to_owned() };
         let Some((a, b)) = text.split_once(['-', '–', '~', '～', '至']) else {
             return Err(bad("expected two times joined by '-', like \"08:30-17:30\""));
         };

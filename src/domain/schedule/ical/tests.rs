@@ -53,7 +53,11 @@ fn parse(text: &str) -> ical::parser::ical::component::IcalCalendar {
 }
 
 fn prop<'a>(props: &'a [ical::property::Property], name: &str) -> &'a str {
-    props.iter().find(|p| p.name == name).and_then(|p| p.value.as_deref()).unwrap_or_else(|| panic!("no {name}"))
+    props
+        .iter()
+        .find(|p| p.name == name)
+        .and_then(|p| p.value.as_deref())
+        .unwrap_or_else(|| panic!("no {name}"))
 }
 
 #[test]
@@ -103,7 +107,8 @@ fn override_text_is_escaped() {
     assert_eq!(parse(&text).events.len(), 3);
     // Compared unfolded by hand: the parser crate trims spaces at the end of folded lines.
     let unfolded = unfold(&text);
-    let descriptions: Vec<&str> = unfolded.split("\r\n").filter_map(|l| l.strip_prefix("DESCRIPTION:")).collect();
+    let descriptions: Vec<&str> =
+        unfolded.split("\r\n").filter_map(|l| l.strip_prefix("DESCRIPTION:")).collect();
     assert_eq!(descriptions[1], "换班，代张伟\\n原因：家中有事\\, 请假\\; 见 \\\\ 备注");
 }
 
@@ -116,8 +121,14 @@ fn escaping_follows_rfc_5545() {
 #[test]
 fn long_chinese_lines_fold_at_75_octets_without_splitting_characters() {
     let long_name = "某省高级人民法院信息中心驻场运维服务项目全省法院电子签章系统节假日值班安排";
-    let layer = Layer::new("轮值", vec!["zhangwei".into()], Rotation::WEEKLY, "2026-10-01T00:00".parse().unwrap(), None)
-        .unwrap();
+    let layer = Layer::new(
+        "轮值",
+        vec!["zhangwei".into()],
+        Rotation::WEEKLY,
+        "2026-10-01T00:00".parse().unwrap(),
+        None,
+    )
+    .unwrap();
     let s = Schedule::new("x", long_name, shanghai(), vec![layer], vec![], vec![]);
     let shifts = s.shifts(at("2026-10-01T00:00"), at("2026-10-02T00:00"));
     let text = render_ical(&s, &shifts, &names, None, at("2026-09-30T10:00"));

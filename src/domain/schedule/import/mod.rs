@@ -16,9 +16,9 @@
 //! matches the catalogue by name and phone), so this module stays pure. Every bad row is reported,
 //! with its row number as the spreadsheet shows it and the column's header as written.
 
-mod text;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -148,7 +148,8 @@ struct Table {
 fn read_csv(bytes: &[u8]) -> Result<Table, RosterError> {
     let text = text::decode(bytes);
     let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let delimiter = if first_line.matches('\t').count() > first_line.matches(',').count() { b'\t' } else { b',' };
+    let delimiter =
+        if first_line.matches('\t').count() > first_line.matches(',').count() { b'\t' } else { b',' };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -237,7 +238,10 @@ enum Column {
 const HEADERS: [(Column, &[&str]); 6] = [
     (Column::Date, &["日期", "值班日期", "date", "day"]),
     (Column::Shift, &["班次", "班别", "班种", "时段", "值班时段", "值班班次", "shift"]),
-    (Column::Name, &["值班人", "值班人员", "值班员", "值班工程师", "姓名", "人员", "name", "person", "engineer"]),
+    (
+        Column::Name,
+        &["值班人", "值班人员", "值班员", "值班工程师", "姓名", "人员", "name", "person", "engineer"],
+    ),
     (
         Column::Phone,
         &["电话", "联系电话", "手机", "手机号", "手机号码", "联系方式", "电话号码", "phone", "mobile", "tel"],
@@ -300,7 +304,8 @@ impl At<'_> {
 impl Import<'_, '_> {
     fn rows(&self, table: &Table) -> Result<Vec<RosterShift>, Vec<RosterError>> {
         let search = table.rows.iter().take(HEADER_SEARCH_ROWS).enumerate();
-        let Some((at, header)) = search.filter_map(|(i, (_, cells))| Header::find(cells).map(|h| (i, h))).next()
+        let Some((at, header)) =
+            search.filter_map(|(i, (_, cells))| Header::find(cells).map(|h| (i, h))).next()
         else {
             return Err(vec![RosterError::NoHeader]);
         };
@@ -381,9 +386,9 @@ impl Import<'_, '_> {
     fn date(&self, at: &At<'_>) -> Result<Date, String> {
         match at.cell {
             Cell::DateTime(dt) => Ok(dt.date()),
-            Cell::Number(n) => text::from_excel_serial(*n)
-                .map(|dt| dt.date())
-                .ok_or_else(|| format!("{n} is not a date")),
+            Cell::Number(n) => {
+                text::from_excel_serial(*n).map(|dt| dt.date()).ok_or_else(|| format!("{n} is not a date"))
+            }
             Cell::Time(_) => Err("a time, not a date".to_owned()),
             other => text::parse_date(&other.text(), self.options.year),
         }
@@ -404,7 +409,9 @@ impl Import<'_, '_> {
                 let reason = "no shift (班次) and no start and end times";
                 return Err(match place {
                     Some(p) => p.error(reason),
-                    None => RosterError::Row { row: at(Column::Name).map_or(0, |a| a.row), reason: reason.into() },
+                    None => {
+                        RosterError::Row { row: at(Column::Name).map_or(0, |a| a.row), reason: reason.into() }
+                    }
                 });
             };
             let window = self.options.shift_times.get(shift).ok_or_else(|| {
@@ -416,7 +423,11 @@ impl Import<'_, '_> {
                 ))
             })?;
             let start = date.to_datetime(window.start());
-            let end_date = if window.wraps() { date.tomorrow().map_err(|e| shift_at.error(e.to_string()))? } else { date };
+            let end_date = if window.wraps() {
+                date.tomorrow().map_err(|e| shift_at.error(e.to_string()))?
+            } else {
+                date
+            };
             Ok((start, end_date.to_datetime(window.end())))
         };
         let (table_start, table_end) = match (&start_at, &end_at) {

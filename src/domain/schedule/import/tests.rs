@@ -20,7 +20,11 @@ fn resolve(name: &str, phone: Option<&str>) -> Result<String, String> {
         .ok_or_else(|| format!("no person named '{name}'"))
 }
 
-fn import(bytes: &[u8], format: RosterFormat, year: Option<i16>) -> Result<Vec<RosterShift>, Vec<RosterError>> {
+fn import(
+    bytes: &[u8],
+    format: RosterFormat,
+    year: Option<i16>,
+) -> Result<Vec<RosterShift>, Vec<RosterError>> {
     let table = ShiftTimes::defaults();
     let options = ImportOptions { year, shift_times: &table, sheet: None };
     parse_roster(bytes, format, &options, &resolve)
@@ -112,7 +116,10 @@ fn every_bad_row_is_reported_with_row_and_column() {
 #[test]
 fn files_without_the_needed_columns_are_refused() {
     let no_header = "姓名,电话\n张伟,1\n";
-    assert_eq!(import(no_header.as_bytes(), RosterFormat::Csv, None).unwrap_err(), vec![RosterError::NoHeader]);
+    assert_eq!(
+        import(no_header.as_bytes(), RosterFormat::Csv, None).unwrap_err(),
+        vec![RosterError::NoHeader]
+    );
     let no_shift = "日期,值班人\n2026-10-01,张伟\n";
     assert_eq!(
         import(no_shift.as_bytes(), RosterFormat::Csv, None).unwrap_err(),
@@ -162,7 +169,9 @@ fn an_xlsx_roster_with_real_date_cells() {
         sheet.write_string(1, col as u16 + 1, *head).unwrap();
     }
     // A date-typed cell.
-    sheet.write_datetime_with_format(2, 1, &ExcelDateTime::from_ymd(2026, 10, 1).unwrap(), &date_format).unwrap();
+    sheet
+        .write_datetime_with_format(2, 1, &ExcelDateTime::from_ymd(2026, 10, 1).unwrap(), &date_format)
+        .unwrap();
     sheet.write_string(2, 2, "白班").unwrap();
     sheet.write_string(2, 3, "张伟").unwrap();
     sheet.write_number(2, 4, 13_800_138_001.0).unwrap();
@@ -170,7 +179,9 @@ fn an_xlsx_roster_with_real_date_cells() {
     sheet.write_number(3, 1, 46_296.0).unwrap();
     sheet.write_string(3, 2, "夜班").unwrap();
     sheet.write_string(3, 3, "李娜").unwrap();
-    sheet.write_datetime_with_format(3, 5, &ExcelDateTime::from_hms(18, 0, 0).unwrap(), &time_format).unwrap();
+    sheet
+        .write_datetime_with_format(3, 5, &ExcelDateTime::from_hms(18, 0, 0).unwrap(), &time_format)
+        .unwrap();
     sheet.write_datetime_with_format(3, 6, &ExcelDateTime::from_hms(8, 0, 0).unwrap(), &time_format).unwrap();
     // A text date and an unknown person: reported with the spreadsheet's row number.
     sheet.write_string(4, 1, "2026-10-02").unwrap();
@@ -179,7 +190,10 @@ fn an_xlsx_roster_with_real_date_cells() {
     let bytes = book.save_to_buffer().unwrap();
 
     let errors = import(&bytes, RosterFormat::Workbook, None).unwrap_err();
-    assert_eq!(errors.iter().map(ToString::to_string).collect::<Vec<_>>(), ["row 5, column 姓名: no person named '王五'"]);
+    assert_eq!(
+        errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["row 5, column 姓名: no person named '王五'"]
+    );
 
     let mut book = Workbook::new();
     let sheet = book.add_worksheet().set_name("值班").unwrap();
@@ -188,13 +202,17 @@ fn an_xlsx_roster_with_real_date_cells() {
     sheet.write_string(0, 2, "姓名").unwrap();
     sheet.write_string(0, 3, "开始").unwrap();
     sheet.write_string(0, 4, "结束").unwrap();
-    sheet.write_datetime_with_format(1, 0, &ExcelDateTime::from_ymd(2026, 10, 1).unwrap(), &date_format).unwrap();
+    sheet
+        .write_datetime_with_format(1, 0, &ExcelDateTime::from_ymd(2026, 10, 1).unwrap(), &date_format)
+        .unwrap();
     sheet.write_string(1, 1, "白班").unwrap();
     sheet.write_string(1, 2, "张伟").unwrap();
     sheet.write_number(2, 0, 46_296.0).unwrap();
     sheet.write_string(2, 1, "夜班").unwrap();
     sheet.write_string(2, 2, "李娜").unwrap();
-    sheet.write_datetime_with_format(2, 3, &ExcelDateTime::from_hms(18, 0, 0).unwrap(), &time_format).unwrap();
+    sheet
+        .write_datetime_with_format(2, 3, &ExcelDateTime::from_hms(18, 0, 0).unwrap(), &time_format)
+        .unwrap();
     sheet.write_datetime_with_format(2, 4, &ExcelDateTime::from_hms(8, 0, 0).unwrap(), &time_format).unwrap();
     let bytes = book.save_to_buffer().unwrap();
     let shifts = import(&bytes, RosterFormat::Workbook, None).unwrap();

@@ -40,8 +40,7 @@ pub(super) fn from_excel_serial(serial: f64) -> Option<DateTime> {
 /// (`（周四）`, ` 星期四`, a time) is ignored.
 pub(super) fn parse_date(text: &str, year: Option<i16>) -> Result<Date, String> {
     let t = text.trim();
-    let head: String =
-        t.chars().take_while(|c| c.is_ascii_digit() || "-/.年月日号".contains(*c)).collect();
+    let head: String = t.chars().take_while(|c| c.is_ascii_digit() || "-/.年月日号".contains(*c)).collect();
     let numbers: Vec<&str> = head.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).collect();
     let bad = || format!("'{t}' is not a date like 2026-10-01, 2026/10/1, 2026年10月1日 or 10月1日");
     let num = |s: &str| s.parse::<i16>().map_err(|_| bad());
