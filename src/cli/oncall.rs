@@ -94,7 +94,10 @@ fn pick<'c>(config: &'c Config, id: Option<&str>) -> Result<Vec<&'c Schedule>, S
         None => Ok(config.schedules.values().collect()),
         Some(id) => config.schedules.get(id).map(|s| vec![s]).ok_or_else(|| {
             let known: Vec<&str> = config.schedules.keys().map(String::as_str).collect();
-            format!("no schedule '{id}' (schedules: {})", if known.is_empty() { "none".into() } else { known.join(", ") })
+            format!(
+                "no schedule '{id}' (schedules: {})",
+                if known.is_empty() { "none".into() } else { known.join(", ") }
+            )
         }),
     }
 }
@@ -147,7 +150,8 @@ fn show(query: &Query, time: Option<&str>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `驻场值班	张伟	138-0013-8001	轮值：工作日白班	至 2026-10-02 08:30`.
+/// One tab-separated line: schedule, name, phone, why, until (`驻场值班 张伟 138-0013-8001 轮值：工作日白班
+/// 至 2026-10-02 08:30`).
 fn line(config: &Config, schedule: &Schedule, on: &OnCall) -> String {
     let person = config.catalogue.person(&on.person);
     let name = person.map_or(on.person.as_str(), |p| p.name.as_str());

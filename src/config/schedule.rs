@@ -199,7 +199,8 @@ fn build_layer(
     let (Some(rotation), Some(start), Some(window), true) = (rotation, start, window, ok) else {
         return None;
     };
-    let restriction = Restriction::new(days, window).map_err(|e| p.add(key(".weekdays"), e.to_string())).ok()?;
+    let restriction =
+        Restriction::new(days, window).map_err(|e| p.add(key(".weekdays"), e.to_string())).ok()?;
     Layer::new(rl.name.clone(), rl.members.clone(), rotation, start, Some(restriction))
         .map_err(|e| p.add(key(""), e.to_string()))
         .ok()
@@ -213,7 +214,9 @@ fn build_override(
     p: &mut Problems,
 ) -> Option<Override> {
     let mut ok = person(p, key(".person"), &ro.person);
-    for (field, id) in [("replaces", &ro.replaces), ("requested_by", &ro.requested_by), ("approved_by", &ro.approved_by)] {
+    for (field, id) in
+        [("replaces", &ro.replaces), ("requested_by", &ro.requested_by), ("approved_by", &ro.approved_by)]
+    {
         if let Some(id) = id {
             ok &= person(p, key(&format!(".{field}")), id);
         }
@@ -248,7 +251,9 @@ fn civil(text: &str, tz: &TimeZone) -> Result<DateTime, String> {
     if let Ok(t) = text.trim().parse::<Timestamp>() {
         return Ok(tz.to_datetime(t));
     }
-    text.trim().parse::<DateTime>().map_err(|_| format!("'{text}' is not a date and time like \"2026-01-05T08:30\""))
+    text.trim()
+        .parse::<DateTime>()
+        .map_err(|_| format!("'{text}' is not a date and time like \"2026-01-05T08:30\""))
 }
 
 fn instant(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
@@ -297,20 +302,28 @@ fn load_roster(
 /// The digits of a phone number, without a leading +86 / 0086 country code.
 fn phone_digits(phone: &str) -> String {
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-    let national = digits.strip_prefix("0086").or_else(|| digits.strip_prefix("86").filter(|d| d.len() == 11));
+    let national =
+        digits.strip_prefix("0086").or_else(|| digits.strip_prefix("86").filter(|d| d.len() == 11));
     national.unwrap_or(&digits).to_owned()
 }
 
 /// A roster's name (and phone) → a person id: the person with exactly that name; when two people share
 /// it, the one with that phone. A name no one has is still found by the phone written next to it.
-pub(super) fn resolve_person(catalogue: &Catalogue, name: &str, phone: Option<&str>) -> Result<String, String> {
+pub(super) fn resolve_person(
+    catalogue: &Catalogue,
+    name: &str,
+    phone: Option<&str>,
+) -> Result<String, String> {
     let name = name.trim();
     let phone = phone.map(phone_digits).filter(|d| !d.is_empty());
     let same_phone = |id: &str| {
         let person = catalogue.person(id);
-        phone.as_ref().is_some_and(|d| person.and_then(|p| p.phone.as_deref()).map(phone_digits).as_ref() == Some(d))
+        phone
+            .as_ref()
+            .is_some_and(|d| person.and_then(|p| p.phone.as_deref()).map(phone_digits).as_ref() == Some(d))
     };
-    let named: Vec<&str> = catalogue.people.iter().filter(|p| p.name.trim() == name).map(|p| p.id.as_str()).collect();
+    let named: Vec<&str> =
+        catalogue.people.iter().filter(|p| p.name.trim() == name).map(|p| p.id.as_str()).collect();
     match named.as_slice() {
         [one] => return Ok((*one).to_owned()),
         [] => {}
@@ -421,7 +434,10 @@ reason = "家中有事"
         );
         assert_eq!(problems, vec![]);
         let s = &built["onsite"];
-        assert_eq!((s.name(), s.layers().len(), s.overrides().len(), s.roster().len()), ("驻场值班", 2, 1, 2));
+        assert_eq!(
+            (s.name(), s.layers().len(), s.overrides().len(), s.roster().len()),
+            ("驻场值班", 2, 1, 2)
+        );
         assert_eq!(s.overrides()[0].approver(), Some("sunli"));
         let on = s.on_call_at(at("2026-01-06T10:00"));
         assert_eq!(on[0].person, "lina");
@@ -434,8 +450,11 @@ reason = "家中有事"
     #[test]
     fn every_problem_is_reported_with_its_key() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("bad.csv"), "日期,班次,值班人\n2026-10-01,白班,王五\n2026-10-02,白班,赵六\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("bad.csv"),
+            "日期,班次,值班人\n2026-10-01,白班,王五\n2026-10-02,白班,赵六\n",
+        )
+        .unwrap();
         let (_, problems) = build_text(
             r#"
 [[schedules]]

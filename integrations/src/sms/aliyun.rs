@@ -89,8 +89,8 @@ pub fn sign_v1(access_key_secret: &str, params: &BTreeMap<&str, String>) -> Sign
         .join("&");
     let string_to_sign = format!("GET&{}&{}", percent_encode("/"), percent_encode(&canonical));
     let key = format!("{access_key_secret}&");
-    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes())
-        .expect("HMAC accepts keys of any length");
+    let mut mac =
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(string_to_sign.as_bytes());
     let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     let query = format!("Signature={}&{canonical}", percent_encode(&signature));
@@ -114,7 +114,10 @@ pub fn request(
 ) -> Result<HttpRequest, SmsError> {
     let number = PhoneNumber::parse(&msg.to)?;
     if !cfg.endpoint.starts_with("https://") && !cfg.endpoint.starts_with("http://") {
-        return Err(SmsError::InvalidConfig(format!("Aliyun endpoint is not an http(s) URL: {}", cfg.endpoint)));
+        return Err(SmsError::InvalidConfig(format!(
+            "Aliyun endpoint is not an http(s) URL: {}",
+            cfg.endpoint
+        )));
     }
     let template_param = serde_json::to_string(template_params)
         .map_err(|e| SmsError::InvalidConfig(format!("template parameters: {e}")))?;
@@ -137,7 +140,12 @@ pub fn request(
     }
     let signed = sign_v1(&cfg.access_key_secret, &params);
     let base = cfg.endpoint.split(['?', '#']).next().unwrap_or_default();
-    Ok(HttpRequest { method: Method::Get, url: format!("{base}?{}", signed.query), headers: Vec::new(), body: Vec::new() })
+    Ok(HttpRequest {
+        method: Method::Get,
+        url: format!("{base}?{}", signed.query),
+        headers: Vec::new(),
+        body: Vec::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -234,7 +242,8 @@ mod tests {
         let msg = SmsMessage::new("15300000001", "ignored");
         let params = BTreeMap::from([("customer".to_string(), "test".to_string())]);
         let ts: jiff::Timestamp = "2017-07-12T02:42:19Z".parse().unwrap();
-        let req = request(&cfg, &msg, &params, Some("123"), "45e25e9b-0a6f-4070-8c85-2956eda1b466", ts).unwrap();
+        let req =
+            request(&cfg, &msg, &params, Some("123"), "45e25e9b-0a6f-4070-8c85-2956eda1b466", ts).unwrap();
         assert_eq!(req.method, Method::Get);
         assert!(req.url.starts_with("https://dysmsapi.aliyuncs.com/?Signature="));
         for part in [
@@ -253,7 +262,8 @@ mod tests {
     fn international_number_has_no_plus() {
         let cfg = AliyunConfig::new("a", "b", "c", "d");
         let ts: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        let req = request(&cfg, &SmsMessage::new("+85291234567", ""), &BTreeMap::new(), None, "n", ts).unwrap();
+        let req =
+            request(&cfg, &SmsMessage::new("+85291234567", ""), &BTreeMap::new(), None, "n", ts).unwrap();
         assert!(req.url.contains("&PhoneNumbers=85291234567&"));
         assert!(req.url.contains("&TemplateParam=%7B%7D&"));
         let bad = request(&cfg, &SmsMessage::new("110", ""), &BTreeMap::new(), None, "n", ts);
@@ -262,18 +272,29 @@ mod tests {
 
     #[test]
     fn interpretation() {
-        let ok = interpret(200, br#"{"Message":"OK","RequestId":"r","BizId":"900619746936498440^0","Code":"OK"}"#);
+        let ok =
+            interpret(200, br#"{"Message":"OK","RequestId":"r","BizId":"900619746936498440^0","Code":"OK"}"#);
         assert_eq!(ok.unwrap().provider_id.as_deref(), Some("900619746936498440^0"));
 
-        let limit = interpret(200, r#"{"Code":"isv.BUSINESS_LIMIT_CONTROL","Message":"触发分钟级流控"}"#.as_bytes()).unwrap_err();
+        let limit =
+            interpret(200, r#"{"Code":"isv.BUSINESS_LIMIT_CONTROL","Message":"触发分钟级流控"}"#.as_bytes())
+                .unwrap_err();
         assert_eq!(limit, SmsError::Throttled { retry_after: None });
         assert!(!limit.is_permanent());
         assert!(!interpret(400, br#"{"Code":"Throttling.User","Message":"x"}"#).unwrap_err().is_permanent());
 
-        let bad = interpret(200, r#"{"Code":"isv.MOBILE_NUMBER_ILLEGAL","Message":"非法手机号"}"#.as_bytes()).unwrap_err();
-        assert_eq!(bad, SmsError::Rejected { code: "isv.MOBILE_NUMBER_ILLEGAL".into(), message: "非法手机号".into() });
+        let bad = interpret(200, r#"{"Code":"isv.MOBILE_NUMBER_ILLEGAL","Message":"非法手机号"}"#.as_bytes())
+            .unwrap_err();
+        assert_eq!(
+            bad,
+            SmsError::Rejected {
+                code: "isv.MOBILE_NUMBER_ILLEGAL".into(), message: "非法手机号".into()
+            }
+        );
         assert!(bad.is_permanent());
-        assert!(interpret(400, br#"{"Code":"SignatureDoesNotMatch","Message":"x"}"#).unwrap_err().is_permanent());
+        assert!(
+            interpret(400, br#"{"Code":"SignatureDoesNotMatch","Message":"x"}"#).unwrap_err().is_permanent()
+        );
 
         assert!(matches!(interpret(200, br#"{"Code":"isp.SYSTEM_ERROR"}"#), Err(SmsError::Transient(_))));
         assert!(matches!(interpret(503, b"<html>busy</html>"), Err(SmsError::Transient(_))));

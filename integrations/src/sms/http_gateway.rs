@@ -99,12 +99,15 @@ impl GatewayConfig {
                 return Err(SmsError::InvalidConfig(format!("SMS gateway header {name:?} is malformed")));
             }
         }
-        for pointer in [&self.response.code_pointer, &self.response.message_pointer, &self.response.id_pointer]
-            .into_iter()
-            .flatten()
+        for pointer in
+            [&self.response.code_pointer, &self.response.message_pointer, &self.response.id_pointer]
+                .into_iter()
+                .flatten()
         {
             if !pointer.is_empty() && !pointer.starts_with('/') {
-                return Err(SmsError::InvalidConfig(format!("JSON pointer must start with '/': {pointer:?}")));
+                return Err(SmsError::InvalidConfig(format!(
+                    "JSON pointer must start with '/': {pointer:?}"
+                )));
             }
         }
         Ok(())
@@ -133,13 +136,18 @@ pub fn request(cfg: &GatewayConfig, msg: &SmsMessage) -> Result<HttpRequest, Sms
 }
 
 /// Replaces `{to}`, `{to_e164}` and `{text}` with escaped values; other braces stay literal.
-fn substitute(template: &str, values: &Values<'_>, escape: impl Fn(&str) -> String) -> Result<String, SmsError> {
+fn substitute(
+    template: &str,
+    values: &Values<'_>,
+    escape: impl Fn(&str) -> String,
+) -> Result<String, SmsError> {
     let mut out = String::with_capacity(template.len() + values.text.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let word_len = after.bytes().take_while(|b| b.is_ascii_lowercase() || *b == b'_' || b.is_ascii_digit()).count();
+        let word_len =
+            after.bytes().take_while(|b| b.is_ascii_lowercase() || *b == b'_' || b.is_ascii_digit()).count();
         if word_len > 0 && after.as_bytes().get(word_len) == Some(&b'}') {
             let value = match &after[..word_len] {
                 "to" => values.to,

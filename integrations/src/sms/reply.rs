@@ -40,8 +40,7 @@ pub struct Reply {
 }
 
 /// How to reply, in the words the engineer sees (zh-CN).
-pub const USAGE: &str =
-    "用法：回复 1 007 确认，2 007 到场，3 007 转派（可加姓名，如 3 007 张三）；也可写 确认 007、到场 007、转派 007 张三。";
+pub const USAGE: &str = "用法：回复 1 007 确认，2 007 到场，3 007 转派（可加姓名，如 3 007 张三）；也可写 确认 007、到场 007、转派 007 张三。";
 
 /// Why a reply was not understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +127,11 @@ pub fn parse_reply(text: &str) -> Result<Reply, ReplyError> {
     // The ticket: `007` or `20261125-007`.
     let head = rest.bytes().take_while(u8::is_ascii_digit).count();
     if head == 0 {
-        return Err(err(if rest.is_empty() { ReplyErrorKind::MissingTicket } else { ReplyErrorKind::BadTicket }));
+        return Err(err(if rest.is_empty() {
+            ReplyErrorKind::MissingTicket
+        } else {
+            ReplyErrorKind::BadTicket
+        }));
     }
     let (ticket, after) = match rest[head..].strip_prefix('-') {
         Some(tail) => {
@@ -139,7 +142,9 @@ pub fn parse_reply(text: &str) -> Result<Reply, ReplyError> {
             }
             (TicketRef::Full(format!("{}-{seq:03}", &rest[..head])), &tail[seq_len..])
         }
-        None => (TicketRef::Seq(parse_seq(&rest[..head]).ok_or(err(ReplyErrorKind::BadTicket))?), &rest[head..]),
+        None => {
+            (TicketRef::Seq(parse_seq(&rest[..head]).ok_or(err(ReplyErrorKind::BadTicket))?), &rest[head..])
+        }
     };
     if after.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err(err(ReplyErrorKind::BadTicket));
@@ -223,8 +228,24 @@ mod tests {
     #[test]
     fn accepted_forms() {
         for text in [
-            "1 007", "1,007", "1，007", "１ ００７", "1　007", "1、007", " 1 007 ", "1 7", "1 007。", "1 007 确认",
-            "回复 1 007", "回复1 007", "确认 007", "确认007", "确认，007", "1:007", "1：007", "1  007",
+            "1 007",
+            "1,007",
+            "1，007",
+            "１ ００７",
+            "1　007",
+            "1、007",
+            " 1 007 ",
+            "1 7",
+            "1 007。",
+            "1 007 确认",
+            "回复 1 007",
+            "回复1 007",
+            "确认 007",
+            "确认007",
+            "确认，007",
+            "1:007",
+            "1：007",
+            "1  007",
         ] {
             assert_eq!(ok(text), (ACK, SEQ7), "{text}");
         }

@@ -57,7 +57,14 @@ pub fn sign(input: &Tc3Input<'_>) -> Option<Tc3Signature> {
         "TC3-HMAC-SHA256 Credential={}/{credential_scope}, SignedHeaders=content-type;host, Signature={signature}",
         input.secret_id
     );
-    Some(Tc3Signature { date, credential_scope, payload_hash, canonical_request_hash, signature, authorization })
+    Some(Tc3Signature {
+        date,
+        credential_scope,
+        payload_hash,
+        canonical_request_hash,
+        signature,
+        authorization,
+    })
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -72,7 +79,8 @@ mod tests {
 
     #[test]
     fn published_cvm_vector() {
-        let payload = r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
+        let payload =
+            r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
         let sig = sign(&Tc3Input {
             secret_id: "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
             secret_key: "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
@@ -85,7 +93,10 @@ mod tests {
         assert_eq!(sig.date, "2019-02-25");
         assert_eq!(sig.credential_scope, "2019-02-25/cvm/tc3_request");
         assert_eq!(sig.payload_hash, "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064");
-        assert_eq!(sig.canonical_request_hash, "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031");
+        assert_eq!(
+            sig.canonical_request_hash,
+            "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031"
+        );
         assert_eq!(sig.signature, "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168");
         assert_eq!(
             sig.authorization,

@@ -93,8 +93,9 @@ pub fn request(
     timestamp: jiff::Timestamp,
 ) -> Result<HttpRequest, SmsError> {
     let number = PhoneNumber::parse(&msg.to)?;
-    let host = host_of(&cfg.endpoint)
-        .ok_or_else(|| SmsError::InvalidConfig(format!("Tencent endpoint is not an http(s) URL: {}", cfg.endpoint)))?;
+    let host = host_of(&cfg.endpoint).ok_or_else(|| {
+        SmsError::InvalidConfig(format!("Tencent endpoint is not an http(s) URL: {}", cfg.endpoint))
+    })?;
     let body = Body {
         phone_number_set: [number.e164()],
         sms_sdk_app_id: &cfg.sdk_app_id,
@@ -250,7 +251,10 @@ mod tests {
         let ts = jiff::Timestamp::from_second(0).unwrap();
         let mut c = cfg();
         c.endpoint = "sms.tencentcloudapi.com".into();
-        assert!(matches!(request(&c, &SmsMessage::new("13800138000", ""), &[], None, ts), Err(SmsError::InvalidConfig(_))));
+        assert!(matches!(
+            request(&c, &SmsMessage::new("13800138000", ""), &[], None, ts),
+            Err(SmsError::InvalidConfig(_))
+        ));
         assert!(request(&cfg(), &SmsMessage::new("abc", ""), &[], None, ts).unwrap_err().is_permanent());
         assert_eq!(host_of("http://10.1.2.3:8080/x"), Some("10.1.2.3:8080"));
     }
@@ -258,7 +262,10 @@ mod tests {
     #[test]
     fn interpretation() {
         let ok = br#"{"Response":{"SendStatusSet":[{"SerialNo":"5000:1045710669157053657849499619","PhoneNumber":"+8613800138000","Fee":1,"SessionContext":"","Code":"Ok","Message":"send success","IsoCode":"CN"}],"RequestId":"a0aabda6"}}"#;
-        assert_eq!(interpret(200, ok).unwrap().provider_id.as_deref(), Some("5000:1045710669157053657849499619"));
+        assert_eq!(
+            interpret(200, ok).unwrap().provider_id.as_deref(),
+            Some("5000:1045710669157053657849499619")
+        );
 
         let per_number = br#"{"Response":{"SendStatusSet":[{"SerialNo":"","PhoneNumber":"+8613800138000","Fee":0,"Code":"LimitExceeded.PhoneNumberThirtySecondLimit","Message":"30s"}],"RequestId":"r"}}"#;
         let e = interpret(200, per_number).unwrap_err();
@@ -266,7 +273,8 @@ mod tests {
         assert!(!e.is_permanent());
 
         let err = |code: &str| {
-            let body = format!(r#"{{"Response":{{"Error":{{"Code":"{code}","Message":"m"}},"RequestId":"r"}}}}"#);
+            let body =
+                format!(r#"{{"Response":{{"Error":{{"Code":"{code}","Message":"m"}},"RequestId":"r"}}}}"#);
             interpret(200, body.as_bytes()).unwrap_err()
         };
         assert_eq!(err("RequestLimitExceeded"), SmsError::Throttled { retry_after: None });
@@ -277,6 +285,9 @@ mod tests {
         assert!(matches!(err("AuthFailure.SignatureExpire"), SmsError::Transient(_)));
 
         assert!(matches!(interpret(502, b"Bad Gateway"), Err(SmsError::Transient(_))));
-        assert!(matches!(interpret(200, br#"{"Response":{"RequestId":"r"}}"#), Err(SmsError::UnexpectedResponse { .. })));
+        assert!(matches!(
+            interpret(200, br#"{"Response":{"RequestId":"r"}}"#),
+            Err(SmsError::UnexpectedResponse { .. })
+        ));
     }
 }

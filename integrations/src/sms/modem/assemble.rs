@@ -1,6 +1,7 @@
 //! Joining the parts of long received messages.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -44,11 +45,12 @@ pub fn assemble(parts: Vec<StoredSms>, now: Timestamp, partial_timeout: Duration
             }),
             Some(c) => {
                 let group = groups.entry((part.pdu.sender.to_string(), c.reference, c.total)).or_default();
-                if group.parts.contains_key(&c.seq) {
+                match group.parts.entry(c.seq) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(part);
+                    }
                     // Keep the first copy; the duplicate's slot is deleted with the message.
-                    group.duplicates.push(part.index);
-                } else {
-                    group.parts.insert(c.seq, part);
+                    Entry::Occupied(_) => group.duplicates.push(part.index),
                 }
             }
         }

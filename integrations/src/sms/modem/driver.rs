@@ -259,7 +259,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Modem<S> {
     }
 
     /// The next token, or `None` when `deadline` passes first.
-    async fn next_token(&mut self, prompt_expected: bool, deadline: Instant) -> Result<Option<Token>, SmsError> {
+    async fn next_token(
+        &mut self,
+        prompt_expected: bool,
+        deadline: Instant,
+    ) -> Result<Option<Token>, SmsError> {
         loop {
             if let Some(token) = self.lines.next(prompt_expected) {
                 return Ok(Some(token));

@@ -24,8 +24,9 @@ pub struct SerialPort {
 /// editing, no CR/LF translation), 8N1, no flow control, `baud` both ways, input discarded.
 /// Must be called inside a tokio runtime.
 pub fn open_serial(path: impl AsRef<Path>, baud: u32) -> io::Result<SerialPort> {
-    let speed = baud_rate(baud)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("unsupported baud rate {baud}")))?;
+    let speed = baud_rate(baud).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("unsupported baud rate {baud}"))
+    })?;
     // O_NOCTTY: a modem must never become our controlling terminal.
     let file = OpenOptions::new()
         .read(true)

@@ -37,7 +37,11 @@ fn scripted(script: Vec<Step>) -> (DuplexStream, tokio::task::JoinHandle<()>) {
 }
 
 fn fast() -> ModemConfig {
-    ModemConfig { command_timeout: Duration::from_millis(300), send_timeout: Duration::from_millis(300), ..ModemConfig::default() }
+    ModemConfig {
+        command_timeout: Duration::from_millis(300),
+        send_timeout: Duration::from_millis(300),
+        ..ModemConfig::default()
+    }
 }
 
 fn chinese_alert_pdu() -> String {
@@ -112,7 +116,10 @@ async fn cms_errors_are_classified() {
     assert!(matches!(&e, SmsError::Modem(m) if m.contains("+CMS ERROR: 500")), "{e}");
     assert!(!e.is_permanent());
     let e = modem.send(&msg).await.unwrap_err();
-    assert_eq!(e, SmsError::Rejected { code: "CMS 304".into(), message: "invalid PDU mode parameter".into() });
+    assert_eq!(
+        e,
+        SmsError::Rejected { code: "CMS 304".into(), message: "invalid PDU mode parameter".into() }
+    );
     let e = modem.send(&msg).await.unwrap_err();
     assert!(matches!(&e, SmsError::Modem(m) if m.ends_with("ERROR")), "{e}");
     drop(modem);
@@ -137,7 +144,10 @@ async fn bad_input_is_refused_before_talking_to_the_modem() {
     let mut modem = Modem::new(io, fast());
     assert!(matches!(modem.send(&SmsMessage::new("12345", "x")).await, Err(SmsError::InvalidNumber(_))));
     let huge = "值".repeat(67 * 255 + 1);
-    assert!(matches!(modem.send(&SmsMessage::new("13800138000", &huge)).await, Err(SmsError::InvalidConfig(_))));
+    assert!(matches!(
+        modem.send(&SmsMessage::new("13800138000", &huge)).await,
+        Err(SmsError::InvalidConfig(_))
+    ));
     drop(modem);
     task.await.unwrap();
 }
@@ -240,7 +250,8 @@ mod assembly {
 
     #[test]
     fn duplicates_are_used_once_and_deleted() {
-        let parts = vec![part(1, "a", Some((2, 1)), 0), part(2, "a", Some((2, 1)), 0), part(3, "b", Some((2, 2)), 1)];
+        let parts =
+            vec![part(1, "a", Some((2, 1)), 0), part(2, "a", Some((2, 1)), 0), part(3, "b", Some((2, 2)), 1)];
         let out = assemble(parts, now(1), Duration::from_secs(600));
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].text, "ab");

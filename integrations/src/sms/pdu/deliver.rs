@@ -37,7 +37,8 @@ pub fn decode_deliver(hex: &str) -> Result<DeliverPdu, PduError> {
     let sender = Address::decode_tp(&mut r)?;
     let _pid = r.u8("protocol identifier")?;
     let alphabet = userdata::alphabet_of_dcs(r.u8("data coding scheme")?)?;
-    let scts: [u8; 7] = r.take(7, "service centre time stamp")?.try_into().map_err(|_| PduError::BadTimestamp)?;
+    let scts: [u8; 7] =
+        r.take(7, "service centre time stamp")?.try_into().map_err(|_| PduError::BadTimestamp)?;
     let (timestamp, offset) = decode_scts(scts)?;
     let (text, concat) = userdata::decode(alphabet, first & 0x40 != 0, &mut r)?;
     Ok(DeliverPdu { smsc, sender, timestamp, offset, alphabet, text, concat })
@@ -108,7 +109,8 @@ fn encode_scts(ts: Timestamp, offset: Offset) -> [u8; 7] {
     let dt = offset.to_datetime(ts);
     let two = |n: i64| to_swapped(u8::try_from(n.rem_euclid(100)).unwrap_or(0));
     let quarters = offset.seconds().unsigned_abs() / 900;
-    let tz = to_swapped(u8::try_from(quarters.min(79)).unwrap_or(0)) | if offset.seconds() < 0 { 0x08 } else { 0 };
+    let tz =
+        to_swapped(u8::try_from(quarters.min(79)).unwrap_or(0)) | if offset.seconds() < 0 { 0x08 } else { 0 };
     [
         two(dt.year().into()),
         two(dt.month().into()),

@@ -30,7 +30,9 @@ mod userdata;
 
 pub use address::{Address, TypeOfNumber};
 pub use deliver::{DeliverPdu, decode_deliver, encode_deliver};
-pub use submit::{DecodedSubmit, Encoding, SubmitOptions, SubmitPdu, decode_submit, encode_submit, relative_validity};
+pub use submit::{
+    DecodedSubmit, Encoding, SubmitOptions, SubmitPdu, decode_submit, encode_submit, relative_validity,
+};
 
 /// The alphabet of a PDU's user data (from its TP-DCS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

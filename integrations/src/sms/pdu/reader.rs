@@ -17,7 +17,8 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], PduError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(PduError::Truncated(what))?;
+        let end =
+            self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(PduError::Truncated(what))?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)

@@ -160,5 +160,13 @@ pub fn decode_submit(hex: &str) -> Result<DecodedSubmit, PduError> {
         }
     };
     let (text, concat) = userdata::decode(alphabet, first & 0x40 != 0, &mut r)?;
-    Ok(DecodedSubmit { to, alphabet, text, concat, validity, message_reference, status_report: first & 0x20 != 0 })
+    Ok(DecodedSubmit {
+        to,
+        alphabet,
+        text,
+        concat,
+        validity,
+        message_reference,
+        status_report: first & 0x20 != 0,
+    })
 }

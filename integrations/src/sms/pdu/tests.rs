@@ -25,7 +25,9 @@ fn chinese_alert_example() {
 
 #[test]
 fn auto_picks_gsm7_for_plain_text() {
-    let pdus = encode_submit(&Address::international("8613800138000"), "hellohello", &SubmitOptions::default()).unwrap();
+    let pdus =
+        encode_submit(&Address::international("8613800138000"), "hellohello", &SubmitOptions::default())
+            .unwrap();
     assert_eq!(pdus[0].hex(), "0011000D91683108108300F00000AA0AE8329BFD4697D9EC37");
     let back = decode_submit(&pdus[0].hex()).unwrap();
     assert_eq!(back.alphabet, Alphabet::Gsm7);
@@ -95,7 +97,10 @@ fn gsm7_concatenation_uses_153_septets() {
 #[test]
 fn encode_errors() {
     let to = Address::international("8613800138000");
-    assert_eq!(encode_submit(&to, "告警", &SubmitOptions { encoding: Encoding::Gsm7, ..Default::default() }), Err(PduError::NotGsm7));
+    assert_eq!(
+        encode_submit(&to, "告警", &SubmitOptions { encoding: Encoding::Gsm7, ..Default::default() }),
+        Err(PduError::NotGsm7)
+    );
     assert_eq!(encode_submit(&to, &"值".repeat(67 * 255 + 1), &ucs2()), Err(PduError::TooLong));
     assert_eq!(encode_submit(&Address::international("12ab"), "x", &ucs2()), Err(PduError::BadAddress));
 }
@@ -122,8 +127,9 @@ fn realistic_ucs2_deliver() {
     // 00 08                    PID, DCS UCS2
     // 62115212035123           2026-11-25 21:30:15, +32 quarters (UTC+8)
     // 0C 786E8BA40020003000300037   12 octets: "确认 007"
-    let pdu = decode_deliver("0891683108100005F0040D91683108108300F00008621152120351230C786E8BA40020003000300037")
-        .unwrap();
+    let pdu =
+        decode_deliver("0891683108100005F0040D91683108108300F00008621152120351230C786E8BA40020003000300037")
+            .unwrap();
     assert_eq!(pdu.smsc, Some(Address::international("8613800100500")));
     assert_eq!(pdu.sender.to_string(), "+8613800138000");
     assert_eq!(pdu.timestamp.to_string(), "2026-11-25T13:30:15Z");
@@ -136,7 +142,8 @@ fn realistic_ucs2_deliver() {
 #[test]
 fn realistic_gsm7_deliver_from_national_number() {
     // sender 0B A1 3108108300F0 = national 13800138000; DCS 00; UDL 8 septets "2 007 ok".
-    let pdu = decode_deliver("0891683108100005F0040BA13108108300F00000621152315090230832100C7603BDD7").unwrap();
+    let pdu =
+        decode_deliver("0891683108100005F0040BA13108108300F00000621152315090230832100C7603BDD7").unwrap();
     assert_eq!(pdu.sender, Address::national("13800138000"));
     assert_eq!(pdu.sender.to_string(), "13800138000");
     assert_eq!(pdu.alphabet, Alphabet::Gsm7);
@@ -153,7 +160,8 @@ fn realistic_concatenated_parts() {
     assert_eq!(pdu.text, "机房");
 
     // GSM 7-bit behind a 6-octet UDH (one fill bit), UTC-5.
-    let pdu = decode_deliver("00440D91683108108300F000006210203040500A12050003050201A665B9BD2C0791DF7737").unwrap();
+    let pdu =
+        decode_deliver("00440D91683108108300F000006210203040500A12050003050201A665B9BD2C0791DF7737").unwrap();
     assert_eq!(pdu.concat, Some(Concat { reference: 5, total: 2, seq: 1 }));
     assert_eq!(pdu.text, "Server down");
     assert_eq!(pdu.offset.seconds(), -5 * 3600);
@@ -166,8 +174,18 @@ fn deliver_round_trips() {
     let cases = [
         (Address::international("8613800138000"), Alphabet::Ucs2, "转派 007 张三", None),
         (Address::unknown("10086"), Alphabet::Gsm7, "1 007 [ok] €5", None),
-        (Address::alphanumeric("CourtIT"), Alphabet::Gsm7, "hello", Some(Concat { reference: 300, total: 3, seq: 2 })),
-        (Address::national("13800138000"), Alphabet::Data8, "raw", Some(Concat { reference: 7, total: 2, seq: 1 })),
+        (
+            Address::alphanumeric("CourtIT"),
+            Alphabet::Gsm7,
+            "hello",
+            Some(Concat { reference: 300, total: 3, seq: 2 }),
+        ),
+        (
+            Address::national("13800138000"),
+            Alphabet::Data8,
+            "raw",
+            Some(Concat { reference: 7, total: 2, seq: 1 }),
+        ),
     ];
     for (sender, alphabet, text, concat) in cases {
         let original = DeliverPdu {
@@ -191,10 +209,7 @@ fn malformed_pdus_are_errors() {
     assert_eq!(decode_deliver("0001"), Err(PduError::Unsupported("not an SMS-DELIVER")));
     assert!(matches!(decode_deliver("00040D91683108108300F000086211521203"), Err(PduError::Truncated(_))));
     // Month 13.
-    assert_eq!(
-        decode_deliver("00040D91683108108300F00008623152120351230100"),
-        Err(PduError::BadTimestamp)
-    );
+    assert_eq!(decode_deliver("00040D91683108108300F00008623152120351230100"), Err(PduError::BadTimestamp));
     // UDL says 12 octets, only 2 present.
     assert!(matches!(
         decode_deliver("00040D91683108108300F00008621152120351230C786E"),

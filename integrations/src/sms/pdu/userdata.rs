@@ -32,7 +32,11 @@ pub(super) fn dcs_of(alphabet: Alphabet) -> u8 {
 }
 
 /// Reads TP-UDL and TP-UD (everything left in `r`) into text and concatenation info.
-pub(super) fn decode(alphabet: Alphabet, has_udh: bool, r: &mut Reader<'_>) -> Result<(String, Option<Concat>), PduError> {
+pub(super) fn decode(
+    alphabet: Alphabet,
+    has_udh: bool,
+    r: &mut Reader<'_>,
+) -> Result<(String, Option<Concat>), PduError> {
     let udl = usize::from(r.u8("user data length")?);
     let ud = r.rest();
     let (header_len, concat) = if has_udh {
@@ -58,7 +62,8 @@ pub(super) fn decode(alphabet: Alphabet, has_udh: bool, r: &mut Reader<'_>) -> R
         Alphabet::Ucs2 | Alphabet::Data8 => {
             let body = ud.get(header_len..udl).ok_or(PduError::Truncated("user data"))?;
             if alphabet == Alphabet::Ucs2 {
-                let units: Vec<u16> = body.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])).collect();
+                let units: Vec<u16> =
+                    body.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])).collect();
                 String::from_utf16_lossy(&units)
             } else {
                 String::from_utf8_lossy(body).into_owned()
@@ -76,7 +81,9 @@ fn parse_concat(mut header: &[u8]) -> Option<Concat> {
         let data = rest.get(..len)?;
         let found = match (*iei, data) {
             (0x00, &[reference, total, seq]) => Some(Concat { reference: u16::from(reference), total, seq }),
-            (0x08, &[hi, lo, total, seq]) => Some(Concat { reference: u16::from_be_bytes([hi, lo]), total, seq }),
+            (0x08, &[hi, lo, total, seq]) => {
+                Some(Concat { reference: u16::from_be_bytes([hi, lo]), total, seq })
+            }
             _ => None,
         };
         if let Some(c) = found.filter(|c| c.total > 0 && c.seq > 0 && c.seq <= c.total) {
@@ -154,7 +161,9 @@ pub(super) fn split(text: &str, alphabet: Alphabet) -> Result<Vec<Payload>, PduE
         }
         Alphabet::Data8 => (140, 134, text.bytes().map(|b| vec![b]).collect()),
     };
-    let make = |units: Vec<u8>| if alphabet == Alphabet::Gsm7 { Payload::Septets(units) } else { Payload::Octets(units) };
+    let make = |units: Vec<u8>| {
+        if alphabet == Alphabet::Gsm7 { Payload::Septets(units) } else { Payload::Octets(units) }
+    };
     let total: usize = groups.iter().map(Vec::len).sum();
     if total <= single {
         return Ok(vec![make(groups.concat())]);

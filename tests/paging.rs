@@ -1,0 +1,345 @@
+//! Paging end to end on a simulated clock: tiers page at their timeouts through a recording fake
+//! channel, an acknowledgement stops every pending page, a decline goes to the next tier, signed
+//! links work once and expire, a failed channel fails over, and a restart pages nobody twice.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::receiver::Receiver;
+use common::*;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use zhiban::app::{self, StartOptions};
+use zhiban::config::Config;
+use zhiban::engine::ManualClock;
+
+const LINA: &str = "test-lina-token-000001";
+
+fn paging_config(db: &TestDb, im: &Receiver, sms: &Receiver) -> Config {
+    let text = format!(
+        r#"{base}
+[[api.tokens]]
+person = "lina"
+token = "{LINA}"
+
+[[people]]
+id = "lina"
+name = "李娜"
+phone = "13800138002"
+roles = ["engineer"]
+
+[[people]]
+id = "wangqiang"
+name = "王强"
+roles = ["engineer"]
+notify = [{{ channel = "im" }}]
+
+[[teams]]
+id = "second"
+name = "二线"
+members = ["lina"]
+
+[paging]
+default_policy = "default"
+default_rules = [{{ channel = "im" }}, {{ channel = "sms", after = "2m" }}]
+link_secret = "test-link-secret-0123456789abcdef-xyz"
+link_ttl = "24h"
+
+[[paging.channels]]
+name = "im"
+kind = "webhook"
+url = "{im}"
+secret = "test-sink-secret-0001"
+
+[[paging.channels]]
+name = "sms"
+kind = "webhook"
+url = "{sms}"
+secret = "test-sink-secret-0001"
+
+[[paging.policies]]
+id = "default"
+name = "驻场 → 二线"
+[[paging.policies.tiers]]
+targets = ["person:zhangwei"]
+ack_timeout = "15m"
+[[paging.policies.tiers]]
+targets = ["team:second"]
+ack_timeout = "15m"
+"#,
+        base = config_text(&db.url, &Knobs::default()),
+        im = im.url,
+        sms = sms.url,
+    );
+    Config::parse(std::path::Path::new("paging.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+struct Rig {
+    db: TestDb,
+    clock: ManualClock,
+    im: Receiver,
+    sms: Receiver,
+}
+
+impl Rig {
+    async fn new(backend: Backend) -> Rig {
+        Rig {
+            db: TestDb::new(backend).await,
+            // Tuesday 10:00 in Beijing.
+            clock: ManualClock::new("2026-11-24T02:00:00Z".parse::<Timestamp>().unwrap()),
+            im: Receiver::start().await,
+            sms: Receiver::start().await,
+        }
+    }
+
+    async fn start(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let options = StartOptions {
+            clock: Arc::new(self.clock.clone()),
+            listener: Some(listener),
+            poll_interval: Duration::from_millis(100),
+        };
+        let running = app::start(paging_config(&self.db, &self.im, &self.sms), options).await.unwrap();
+        TestApp { base: format!("http://{}", running.addr), running, http: reqwest::Client::new() }
+    }
+
+    fn advance(&self, minutes: i64) {
+        self.clock.advance(SignedDuration::from_mins(minutes));
+    }
+}
+
+async fn open(app: &TestApp, key: &str) -> String {
+    let body =
+        json!({"title": "统一业务应用系统无法登录", "severity": 2, "dedup_key": key, "system": "统一业务"});
+    let (status, answer) = app.webhook("generic", GENERIC_TOKEN, &body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["incidents"][0]["ticket"].as_str().unwrap().to_string()
+}
+
+/// The people a receiver was paged for, in order.
+fn paged(r: &Receiver) -> Vec<String> {
+    r.bodies().iter().map(|b| b["person"].as_str().unwrap_or("?").to_string()).collect()
+}
+
+async fn wait_paged(r: &Receiver, n: usize, what: &str) {
+    eventually(Duration::from_secs(10), what, || async { r.bodies().len() >= n }).await;
+}
+
+/// Nothing more arrives for a while (a page that should not go out would have by then).
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(700)).await;
+}
+
+async fn pages(app: &TestApp, ticket: &str) -> Vec<Value> {
+    let (status, body) = app.get(&format!("/api/v1/incidents/{ticket}/pages"), ADMIN).await;
+    assert_eq!(status, 200, "{body}");
+    body["pages"].as_array().unwrap().clone()
+}
+
+fn statuses(pages: &[Value]) -> Vec<String> {
+    pages
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}:{}",
+                p["person"].as_str().unwrap(),
+                p["channel"].as_str().unwrap(),
+                p["status"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn tiers_page_at_their_timeouts_and_an_ack_stops_everything(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = rig.start().await;
+    let ticket = open(&app, "k1").await;
+    wait_paged(&rig.im, 1, "tier 1 paged by IM").await;
+    assert_eq!(paged(&rig.im), ["zhangwei"]);
+    let body = &rig.im.bodies()[0];
+    assert_eq!(body["ticket"], ticket);
+    let text = body["text"].as_str().unwrap();
+    assert!(text.contains(&ticket) && text.contains("二级") && text.contains("统一业务应用系统"), "{text}");
+    assert!(text.contains(&format!("回复 1 {} 确认", &ticket[9..])), "{text}");
+    assert!(body["link"].as_str().unwrap().starts_with("http://zhiban.test/a/"), "{body}");
+    assert!(rig.im.record.lock().unwrap().signatures_ok);
+
+    // Two minutes without an acknowledgement: the person's SMS rule.
+    rig.advance(2);
+    wait_paged(&rig.sms, 1, "tier 1 paged by SMS after 2 minutes").await;
+    assert_eq!(paged(&rig.sms), ["zhangwei"]);
+
+    // Nothing more before the timeout; tier 2 exactly at it.
+    rig.advance(12);
+    settle().await;
+    assert_eq!(paged(&rig.im), ["zhangwei"]);
+    rig.advance(1);
+    wait_paged(&rig.im, 2, "tier 2 paged at the 15-minute timeout").await;
+    assert_eq!(paged(&rig.im), ["zhangwei", "lina"]);
+
+    // Li Na acknowledges by the API at minute 16: her SMS (due at 17) never goes out.
+    rig.advance(1);
+    let (status, body) = app.post(&format!("/api/v1/incidents/{ticket}/acknowledge"), LINA, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    rig.advance(30);
+    settle().await;
+    assert_eq!(paged(&rig.im), ["zhangwei", "lina"]);
+    assert_eq!(paged(&rig.sms), ["zhangwei"]);
+    assert_eq!(rig.im.total() + rig.sms.total(), 3, "no page was delivered twice");
+    let pages = pages(&app, &ticket).await;
+    assert_eq!(
+        statuses(&pages),
+        ["zhangwei:im:sent", "zhangwei:sms:sent", "lina:im:acknowledged", "lina:sms:cancelled"]
+    );
+    let incident = app.incident(&ticket).await;
+    assert_eq!(incident["escalation"]["status"]["state"], "acknowledged", "{incident:#}");
+    assert_eq!(incident["assignee"], "lina");
+    app.stop().await;
+}
+
+async fn a_decline_pages_the_next_tier_at_once(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = rig.start().await;
+    let ticket = open(&app, "k2").await;
+    wait_paged(&rig.im, 1, "tier 1").await;
+    rig.advance(1);
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/incidents/{ticket}/decline"),
+            ENGINEER,
+            json!({"reason": "正在处理另一起一级故障"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_paged(&rig.im, 2, "tier 2 after the decline").await;
+    assert_eq!(paged(&rig.im), ["zhangwei", "lina"]);
+    // Zhang Wei's pending SMS was stopped with his decline; Li Na's comes after her 2 minutes.
+    rig.advance(2);
+    wait_paged(&rig.sms, 1, "Li Na's SMS").await;
+    settle().await;
+    assert_eq!(paged(&rig.sms), ["lina"]);
+    let (status, body) = app.post(&format!("/api/v1/incidents/{ticket}/decline"), ENGINEER, json!({})).await;
+    assert_eq!(status, 400, "a decline needs a reason: {body}");
+    app.stop().await;
+}
+
+async fn signed_links_act_once_and_expire(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = rig.start().await;
+    let ticket = open(&app, "k3").await;
+    wait_paged(&rig.im, 1, "tier 1").await;
+    let link = rig.im.bodies()[0]["link"].as_str().unwrap().replace("http://zhiban.test", &app.base);
+
+    // Opening the link (an IM preview does) changes nothing.
+    let page = app.http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("确认接单") && html.contains(&ticket) && html.contains("李娜"), "{html}");
+    assert_eq!(app.incident(&ticket).await["status"], "new");
+
+    let act = |action: &'static str| {
+        let (http, link) = (app.http.clone(), link.clone());
+        async move { http.post(&link).form(&[("action", action)]).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(act("acknowledge").await, 200);
+    let incident = app.incident(&ticket).await;
+    assert_eq!(incident["status"], "acknowledged");
+    let ack = incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "acknowledged")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (ack["actor"]["id"].as_str(), ack["channel"].as_str()),
+        (Some("zhangwei"), Some("link")),
+        "{ack}"
+    );
+    assert_eq!(act("acknowledge").await, 409, "each action of a link works once");
+    assert_eq!(act("arrive").await, 200);
+    assert_eq!(app.incident(&ticket).await["status"], "on_site");
+    assert_eq!(act("teleport").await, 400);
+
+    // A forged token and an expired one.
+    let forged = format!("{}x", &link[..link.len() - 1]);
+    assert_eq!(app.http.get(&forged).send().await.unwrap().status(), 404);
+    rig.advance(24 * 60 + 1);
+    assert_eq!(app.http.get(&link).send().await.unwrap().status(), 410);
+    app.stop().await;
+}
+
+async fn a_restart_mid_escalation_pages_nobody_twice(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = rig.start().await;
+    let ticket = open(&app, "k4").await;
+    wait_paged(&rig.im, 1, "tier 1").await;
+    app.stop().await;
+
+    // Down for 20 minutes: the SMS rule and tier 2 fell due meanwhile.
+    rig.advance(20);
+    let app = rig.start().await;
+    wait_paged(&rig.im, 2, "tier 2 after the restart").await;
+    wait_paged(&rig.sms, 1, "the overdue SMS after the restart").await;
+    settle().await;
+    assert_eq!(paged(&rig.im), ["zhangwei", "lina"]);
+    assert_eq!(paged(&rig.sms), ["zhangwei"]);
+    // Another restart replays nothing.
+    app.stop().await;
+    let app = rig.start().await;
+    settle().await;
+    assert_eq!(rig.im.total() + rig.sms.total(), 3);
+    assert_eq!(rig.im.distinct() + rig.sms.distinct(), 3);
+    let pages = pages(&app, &ticket).await;
+    assert_eq!(pages.len(), 4, "{pages:#?}");
+    app.stop().await;
+}
+
+async fn a_channel_that_refuses_fails_over_to_the_next(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    // The IM gateway refuses the page for good (a blocked bot, say).
+    rig.im.record.lock().unwrap().script = vec![403];
+    let app = rig.start().await;
+    let ticket = open(&app, "k5").await;
+    wait_paged(&rig.sms, 1, "the SMS at once, without waiting 2 minutes").await;
+    assert_eq!(paged(&rig.sms), ["zhangwei"]);
+    let pages = pages(&app, &ticket).await;
+    let im = pages.iter().find(|p| p["channel"] == "im").unwrap();
+    assert_eq!(im["status"], "failed", "{pages:#?}");
+    assert!(im["error"].as_str().unwrap().contains("403"), "{im}");
+    app.stop().await;
+}
+
+async fn reassigning_pages_the_new_person(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = rig.start().await;
+    let ticket = open(&app, "k6").await;
+    wait_paged(&rig.im, 1, "tier 1").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/incidents/{ticket}/reassign"),
+            ENGINEER,
+            json!({"to": "wangqiang", "reason": "王强熟悉该系统"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["assignee"], "wangqiang");
+    wait_paged(&rig.im, 2, "the new assignee").await;
+    assert_eq!(paged(&rig.im), ["zhangwei", "wangqiang"]);
+    let (status, body) =
+        app.post(&format!("/api/v1/incidents/{ticket}/reassign"), ENGINEER, json!({"to": "nobody"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "to");
+    app.stop().await;
+}
+
+on_both_backends!(
+    tiers_page_at_their_timeouts_and_an_ack_stops_everything,
+    a_decline_pages_the_next_tier_at_once,
+    signed_links_act_once_and_expire,
+    a_restart_mid_escalation_pages_nobody_twice,
+    a_channel_that_refuses_fails_over_to_the_next,
+    reassigning_pages_the_new_person,
+);
