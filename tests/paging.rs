@@ -46,6 +46,7 @@ default_policy = "default"
 default_rules = [{{ channel = "im" }}, {{ channel = "sms", after = "2m" }}]
 link_secret = "test-link-secret-0123456789abcdef-xyz"
 link_ttl = "24h"
+storm = {{ threshold = 3, window = "1m" }}
 
 [[paging.channels]]
 name = "im"
@@ -335,7 +336,76 @@ async fn reassigning_pages_the_new_person(backend: Backend) {
     app.stop().await;
 }
 
+async fn open_as(app: &TestApp, key: &str, severity: u8) -> String {
+    let body = json!({"title": format!("机房网络中断 {key}"), "severity": severity, "dedup_key": key});
+    let (status, answer) = app.webhook("generic", GENERIC_TOKEN, &body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["incidents"][0]["ticket"].as_str().unwrap().to_string()
+}
+
+async fn a_storm_pages_once_with_its_size(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = rig.start().await;
+    let mut tickets = Vec::new();
+    for i in 0..6 {
+        tickets.push(open_as(&app, &format!("storm-{i}"), 3).await);
+    }
+    // Three incidents page one by one; the fourth leads the storm; the rest join it quietly.
+    wait_paged(&rig.im, 4, "three pages and the storm's").await;
+    settle().await;
+    let bodies = rig.im.bodies();
+    assert_eq!(bodies.len(), 4, "{bodies:#?}");
+    let storm_text = bodies[3]["text"].as_str().unwrap();
+    // Rendered when it goes out: the storm's size so far (four or more by then).
+    assert!(storm_text.contains("告警风暴") && ["4 起", "5 起", "6 起"].iter().any(|n| storm_text.contains(n)), "{storm_text}");
+    let lead = app.incident(&tickets[3]).await;
+    assert_eq!(lead["escalation"]["storm"], 6, "{lead:#}");
+    let follower = app.incident(&tickets[5]).await;
+    assert_eq!(follower["escalation"]["status"]["state"], "held", "{follower:#}");
+    assert_eq!(follower["escalation"]["status"]["hold"]["lead"], tickets[3]);
+    assert!(pages(&app, &tickets[5]).await.is_empty());
+    // A 一级 fault in the middle of a storm still pages on its own.
+    open_as(&app, "storm-critical", 1).await;
+    wait_paged(&rig.im, 5, "the level-1 page").await;
+    app.stop().await;
+}
+
+async fn a_silence_opens_incidents_without_paging(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = rig.start().await;
+    let body = json!({"dedup_key": "cutover", "duration": "2h", "reason": "电子卷宗服务器割接"});
+    let (status, answer) = app.post("/api/v1/silences", ENGINEER, body).await;
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["silence"]["id"].as_i64().unwrap();
+    let (status, answer) = app.post("/api/v1/silences", ENGINEER, json!({"duration": "2h", "reason": "x"})).await;
+    assert_eq!(status, 400, "a silence must match something: {answer}");
+    let (status, answer) = app.post("/api/v1/silences", LEADER, json!({"system": "统一业务", "duration": "2h", "reason": "x"})).await;
+    assert_eq!(status, 403, "{answer}");
+
+    let quiet = open_as(&app, "cutover", 2).await;
+    let loud = open_as(&app, "other", 2).await;
+    wait_paged(&rig.im, 1, "the unsilenced incident").await;
+    settle().await;
+    assert_eq!(rig.im.bodies().len(), 1);
+    assert_eq!(rig.im.bodies()[0]["ticket"], loud);
+    let incident = app.incident(&quiet).await;
+    assert!(incident["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "paging_held"), "{incident:#}");
+
+    let (status, list) = app.get("/api/v1/silences", ENGINEER).await;
+    assert_eq!((status, list["silences"].as_array().unwrap().len()), (200, 1), "{list}");
+    let r = app.http.delete(app.url(&format!("/api/v1/silences/{id}"))).bearer_auth(ENGINEER).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, list) = app.get("/api/v1/silences", ENGINEER).await;
+    assert!(list["silences"].as_array().unwrap().is_empty());
+    let (_, audit) = app.get("/api/v1/audit", ADMIN).await;
+    let actions: Vec<&str> = audit["records"].as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
+    assert!(actions.contains(&"silence") && actions.contains(&"end_silence"), "{audit}");
+    app.stop().await;
+}
+
 on_both_backends!(
+    a_storm_pages_once_with_its_size,
+    a_silence_opens_incidents_without_paging,
     tiers_page_at_their_timeouts_and_an_ack_stops_everything,
     a_decline_pages_the_next_tier_at_once,
     signed_links_act_once_and_expire,

@@ -43,3 +43,12 @@ CREATE TABLE silences (
     ended_at    INTEGER
 );
 CREATE INDEX silences_ends_at ON silences (ends_at);
+
+-- 告警风暴: the storm in progress, led by the incident that pages for all of it.
+CREATE TABLE storms (
+    lead_incident INTEGER PRIMARY KEY REFERENCES incidents (id),
+    started_at    INTEGER NOT NULL,
+    last_at       INTEGER NOT NULL,
+    incidents     INTEGER NOT NULL
+);
+CREATE INDEX storms_last_at ON storms (last_at);

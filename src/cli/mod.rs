@@ -2,6 +2,7 @@
 
 mod bench;
 mod classify;
+mod oncall;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,8 @@ enum Command {
     Classify(classify::ClassifyArgs),
     /// Measure intake throughput and latency against the real HTTP endpoint.
     Bench(bench::BenchArgs),
+    /// 值班: who is on call now or at a time; export a schedule as iCalendar or CSV.
+    Oncall(oncall::OncallArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => bench::run(args).await,
         Command::Classify(args) => classify::run(args),
+        Command::Oncall(args) => oncall::run(args),
         Command::Audit { what: AuditWhat::Verify { config } } => {
             let config = match load(&config) {
                 Ok(c) => c,

@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod paging;
+pub mod schedule;
 pub mod secret;
 pub mod sla;
 
@@ -111,6 +112,8 @@ struct RawConfig {
     calendars: BTreeMap<String, crate::domain::calendar::CalendarSpec>,
     #[serde(default)]
     sla: sla::RawSla,
+    #[serde(default)]
+    schedules: Vec<schedule::RawSchedule>,
     #[serde(default)]
     paging: paging::RawPaging,
     // The catalogue's tables, listed here rather than flattened: serde cannot combine `flatten`
@@ -415,6 +418,8 @@ pub struct Config {
     pub correlation_window: SignedDuration,
     /// 呼叫: escalation policies, channels, action links, storms.
     pub paging: PagingConfig,
+    /// 值班表: on-call schedules by id.
+    pub schedules: BTreeMap<String, crate::domain::schedule::Schedule>,
 }
 
 #[derive(Debug, Clone)]
@@ -649,7 +654,8 @@ fn validate(
     let system_ids: Vec<&str> = catalogue.systems.iter().map(|s| s.id.as_str()).collect();
     let (sla_book, sla_systems) =
         sla::build(&raw.calendars, &raw.sla, holidays.clone(), &timezone, &system_ids, p);
-    let schedules = BTreeMap::new();
+    let config_dir = path.parent().unwrap_or(Path::new("."));
+    let schedules = schedule::build(&raw.schedules, &catalogue, &timezone, config_dir, p);
     let paging = paging::build(&raw.paging, &catalogue, &schedules, env, p);
     let lifecycle = LifecyclePolicy {
         ack_reminder_after: optional_duration(
@@ -858,6 +864,7 @@ fn validate(
         )
         .unwrap_or(SignedDuration::from_mins(30)),
         paging,
+        schedules,
     }
 }
 

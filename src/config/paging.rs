@@ -158,7 +158,7 @@ impl Directory for ConfigDirectory {
     fn on_call(&self, schedule: &str, at: Timestamp) -> Vec<PersonId> {
         self.schedules
             .get(schedule)
-            .map(|s| s.on_call_at(at).into_iter().map(|o| PersonId(o.person)).collect())
+            .map(|s| s.people_at(at).into_iter().map(PersonId).collect())
             .unwrap_or_default()
     }
 

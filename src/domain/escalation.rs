@@ -230,6 +230,9 @@ pub struct EscalationState {
     /// The levels whose at-once targets were paged already.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub at_once_paged: Vec<Severity>,
+    /// This incident leads an alert storm of this many incidents; its pages say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storm: Option<u32>,
 }
 
 impl EscalationState {
@@ -243,6 +246,7 @@ impl EscalationState {
             round: 0,
             tier_paged_at: None,
             at_once_paged: Vec::new(),
+            storm: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod incident;
 pub mod retry;
 pub mod schedule;
 pub mod severity;
+pub mod silence;
 pub mod sla;
 pub mod ticket;
 pub mod timeline;

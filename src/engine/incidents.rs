@@ -16,9 +16,11 @@ use super::writeset::WriteSet;
 use crate::config::{Config, Language};
 use crate::domain::audit::{AuditEntry, AuditRecord, GENESIS, chain_hash};
 use crate::domain::classify::correlate_steps;
+use crate::domain::escalation::{EscalationStatus, Hold};
+use crate::domain::silence::{self, Matcher, Silence, Subject};
 use crate::domain::{
     Action, Actor, Channel, Context, DedupKey, EventKind, Incident, IncidentId, NewIncident, PersonId,
-    Status, TicketNo, TimelineEntry, TransitionError,
+    Severity, Status, TicketNo, TimelineEntry, TransitionError,
 };
 use crate::messages::Messages;
 use crate::metrics::Metrics;
@@ -194,6 +196,12 @@ impl IncidentService {
         };
         let mut audited = Vec::new();
         let mut outcomes = Vec::with_capacity(reports.len());
+        // Read once per batch, when first needed.
+        let mut silences: Option<Vec<crate::domain::silence::Silence>> = None;
+        let mut storm_opened: Option<usize> = None;
+        let mut storm_lead: Option<Option<IncidentId>> = None;
+        // Written after the incidents themselves (a storm names its lead incident).
+        let mut storm_records: Vec<(IncidentId, u32)> = Vec::new();
         for (report, key) in reports.iter().zip(keys) {
             let rk = receipt_of(report);
             if let Some(rk) = &rk
@@ -233,6 +241,44 @@ impl IncidentService {
                         .map_err(|e| StoreError::Corrupt(format!("ticket counter: {e}")))?;
                     next_seq += 1;
                     let mut new = self.new_incident(report, key.clone());
+                    let mut leads_storm = None;
+                    if new.escalation_policy.is_some() {
+                        let subject = Subject { dedup_key: key.as_str(), system: new.system.as_deref(), labels: &new.labels };
+                        if silences.is_none() {
+                            silences = Some(tx.active_silences(now).await?);
+                        }
+                        if let Some(s) = silence::matching(silences.as_deref().unwrap_or_default(), subject, now) {
+                            new.hold = Some(Hold::Silence { id: s.id });
+                        } else if let Some(rule) = self.config.paging.storm {
+                            let opened = match storm_opened {
+                                Some(n) => n,
+                                None => tx.count_opened_since(now - rule.window).await?,
+                            };
+                            storm_opened = Some(opened + 1);
+                            // A 一级 fault always pages on its own.
+                            if silence::is_storm(rule.threshold, opened) && new.severity != Severity::One {
+                                if storm_lead.is_none() {
+                                    storm_lead = Some(tx.current_storm(now - rule.window).await?);
+                                }
+                                match storm_lead.flatten() {
+                                    Some(lead) => {
+                                        if ws.get(lead).is_none() {
+                                            ws.load(tx.lock_incidents(&[lead]).await?);
+                                        }
+                                        if let Some(lead_incident) = ws.get_mut(lead) {
+                                            new.hold = Some(Hold::Storm { lead: lead_incident.ticket.to_string() });
+                                            if let Some(state) = lead_incident.escalation.as_mut() {
+                                                state.storm = Some(state.storm.unwrap_or(1) + 1);
+                                            }
+                                            ws.apply_effects(lead, Vec::new(), &ctx);
+                                            storm_records.push((lead, 1));
+                                        }
+                                    }
+                                    None => leads_storm = Some(opened as u32 + 1),
+                                }
+                            }
+                        }
+                    }
                     if let Some(system) = report.system.clone() {
                         let opened = match opened_per_system.get(&system) {
                             Some(n) => *n,
@@ -248,7 +294,12 @@ impl IncidentService {
                             });
                         }
                     }
-                    let (incident, effects) = Incident::open(id, ticket, new, now, policy);
+                    let (mut incident, effects) = Incident::open(id, ticket, new, now, policy);
+                    if let (Some(count), Some(state)) = (leads_storm, incident.escalation.as_mut()) {
+                        state.storm = Some(count);
+                        storm_records.push((id, count));
+                        storm_lead = Some(Some(id));
+                    }
                     ws.insert(incident);
                     holding.insert(key, id);
                     let recorded = ws.apply_effects(id, effects, &ctx);
@@ -278,6 +329,9 @@ impl IncidentService {
         }
         let touched = Touched { timers: ws.arms_timers(), outbox: ws.has_messages() };
         ws.flush(tx.as_mut(), now).await?;
+        for (lead, more) in storm_records {
+            tx.record_storm(lead, now, more).await?;
+        }
         self.audit(tx.as_mut(), audited).await?;
         tx.commit().await?;
         self.wake(touched);
@@ -361,6 +415,48 @@ impl IncidentService {
         Ok(due.len())
     }
 
+    /// 静默: open matching incidents without paging for `duration`. Audited.
+    pub async fn create_silence(
+        &self,
+        matcher: Matcher,
+        reason: &str,
+        by: &PersonId,
+        duration: jiff::SignedDuration,
+    ) -> Result<Silence, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let silence = tx.create_silence(&matcher, reason, by, now, now + duration).await?;
+        let entry = AuditEntry {
+            at: now,
+            actor: Actor::Person(by.clone()),
+            action: "silence".into(),
+            subject: format!("silence:{}", silence.id),
+            detail: serde_json::json!({ "matcher": matcher, "reason": reason, "ends_at": silence.ends_at }),
+        };
+        self.audit(tx.as_mut(), vec![entry]).await?;
+        tx.commit().await?;
+        Ok(silence)
+    }
+
+    /// End a silence early; false if it was not running. Audited.
+    pub async fn end_silence(&self, id: i64, by: &PersonId) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if !tx.end_silence(id, now).await? {
+            return Ok(false);
+        }
+        let entry = AuditEntry {
+            at: now,
+            actor: Actor::Person(by.clone()),
+            action: "end_silence".into(),
+            subject: format!("silence:{id}"),
+            detail: serde_json::json!({}),
+        };
+        self.audit(tx.as_mut(), vec![entry]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Append to the hash-chained audit log, in the transaction of the change itself. Write
     /// transactions run one at a time, so the chain cannot fork.
     async fn audit(&self, tx: &mut dyn Tx, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
@@ -387,7 +483,13 @@ impl IncidentService {
         let Some(incident) = ws.get(id) else { return };
         let url = self.incident_url(incident.ticket);
         let mut messages = Vec::new();
+        let held = matches!(incident.escalation.as_ref().map(|e| &e.status), Some(EscalationStatus::Held { .. }));
         for (seq, entry) in recorded {
+            // A silenced or storm-folded incident opens quietly: one card for the storm, none
+            // for a silence. What people do with it later is announced as usual.
+            if held && matches!(entry.event, EventKind::Opened { .. } | EventKind::Repeated { .. } | EventKind::PagingHeld { .. }) {
+                continue;
+            }
             for sink in self.config.sinks.iter().filter(|s| s.wants(&entry.event, incident.severity)) {
                 let actor = self.actor_name(&entry.actor);
                 let text = self.messages.event_text(

@@ -21,6 +21,7 @@ use crate::domain::action_link::{self, LinkClaims};
 use crate::domain::escalation::PageReason;
 use crate::domain::{Incident, IncidentId, PersonId, Severity};
 use crate::messages::{Messages, PageView};
+use zhiban_integrations::sms::reply::reply_hint;
 use crate::store::{NewOutboxMessage, NewPage, OutboxMessage, Page, PageStatus, SharedStore, StoreError};
 
 /// One page, rendered, addressed to one person.
@@ -152,6 +153,7 @@ impl PagingSink {
             tier,
             link: link.clone(),
             reply: reply_hint(&incident.ticket.seq_text()),
+            storm: incident.escalation.as_ref().and_then(|e| e.storm),
             url: url.clone(),
         };
         let (subject, text) = self.messages.page_text(&view);
@@ -253,9 +255,4 @@ impl Sink for PagingSink {
             Err(e) => warn!(page = id, "reading a failed page: {e}"),
         }
     }
-}
-
-/// The SMS reply codes printed in a page. Temporary until the SMS reply parser lands.
-fn reply_hint(seq: &str) -> String {
-    format!("回复 1 {seq} 确认 / 2 {seq} 到场 / 3 {seq} 转派")
 }

@@ -39,6 +39,8 @@ pub struct PageView<'a> {
     pub link: Option<String>,
     /// The SMS reply codes line.
     pub reply: String,
+    /// This incident leads an alert storm of this many incidents.
+    pub storm: Option<u32>,
     pub url: String,
 }
 

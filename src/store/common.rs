@@ -9,6 +9,7 @@ use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
 use super::{Db, dialect};
 use crate::domain::audit::{AuditEntry, AuditRecord};
+use crate::domain::silence::{Matcher, Silence};
 use crate::domain::{
     Actor, Channel, DedupKey, EventKind, Incident, IncidentId, PersonId, Severity, Status, TicketNo,
     TimelineEntry, TimerKind,
@@ -20,6 +21,34 @@ use crate::store::{
 
 const PAGE_COLUMNS: &str = "id, incident_id, page_key, person, channel, reason, status, due_at, created_at, \
      sent_at, answered_at, error";
+
+const SILENCE_COLUMNS: &str = "id, matcher, reason, created_by, starts_at, ends_at, ended_at";
+
+#[derive(sqlx::FromRow)]
+struct SilenceRow {
+    id: i64,
+    matcher: String,
+    reason: String,
+    created_by: String,
+    starts_at: i64,
+    ends_at: i64,
+    ended_at: Option<i64>,
+}
+
+impl SilenceRow {
+    fn into_domain(self) -> StoreResult<Silence> {
+        Ok(Silence {
+            id: self.id,
+            matcher: serde_json::from_str(&self.matcher)
+                .map_err(|_| StoreError::Corrupt(format!("silence {}: matcher", self.id)))?,
+            reason: self.reason,
+            created_by: PersonId(self.created_by),
+            starts_at: from_ms(self.starts_at)?,
+            ends_at: from_ms(self.ends_at)?,
+            ended_at: self.ended_at.map(from_ms).transpose()?,
+        })
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct PageRow {
@@ -510,6 +539,16 @@ impl Store for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn silences(&self, active_at: Option<Timestamp>) -> StoreResult<Vec<Silence>> {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!("SELECT {SILENCE_COLUMNS} FROM silences"));
+        if let Some(now) = active_at {
+            q.push(" WHERE ends_at > ").push_bind(ms(now)).push(" AND ended_at IS NULL");
+        }
+        q.push(" ORDER BY id DESC LIMIT 500");
+        let rows: Vec<SilenceRow> = q.build_query_as().fetch_all(&self.reader).await?;
+        rows.into_iter().map(SilenceRow::into_domain).collect()
+    }
+
     async fn stats(&self, now: Timestamp) -> StoreResult<StoreStats> {
         let mut stats = StoreStats::default();
         let open: Vec<(i64, i64)> = sqlx::query_as(
@@ -777,6 +816,77 @@ impl Tx for SqlTx {
                 .await?;
             }
         }
+        Ok(())
+    }
+
+    async fn create_silence(
+        &mut self,
+        matcher: &Matcher,
+        reason: &str,
+        created_by: &PersonId,
+        starts_at: Timestamp,
+        ends_at: Timestamp,
+    ) -> StoreResult<Silence> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO silences (matcher, reason, created_by, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING {SILENCE_COLUMNS}"
+        ));
+        let row: SilenceRow = sqlx::query_as(sql)
+            .bind(serde_json::to_string(matcher).expect("a matcher always serializes"))
+            .bind(reason)
+            .bind(&created_by.0)
+            .bind(ms(starts_at))
+            .bind(ms(ends_at))
+            .fetch_one(&mut *self.tx)
+            .await?;
+        row.into_domain()
+    }
+
+    async fn end_silence(&mut self, id: i64, at: Timestamp) -> StoreResult<bool> {
+        let r = sqlx::query("UPDATE silences SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL AND ends_at > $1")
+            .bind(ms(at))
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn active_silences(&mut self, now: Timestamp) -> StoreResult<Vec<Silence>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {SILENCE_COLUMNS} FROM silences WHERE starts_at <= $1 AND ends_at > $1 AND ended_at IS NULL ORDER BY id"
+        ));
+        let rows: Vec<SilenceRow> = sqlx::query_as(sql).bind(ms(now)).fetch_all(&mut *self.tx).await?;
+        rows.into_iter().map(SilenceRow::into_domain).collect()
+    }
+
+    async fn count_opened_since(&mut self, since: Timestamp) -> StoreResult<usize> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents WHERE created_at >= $1")
+            .bind(ms(since))
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    async fn current_storm(&mut self, since: Timestamp) -> StoreResult<Option<IncidentId>> {
+        let lead: Option<i64> = sqlx::query_scalar(
+            "SELECT lead_incident FROM storms WHERE last_at >= $1 ORDER BY last_at DESC LIMIT 1",
+        )
+        .bind(ms(since))
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(lead.map(IncidentId))
+    }
+
+    async fn record_storm(&mut self, lead: IncidentId, at: Timestamp, more: u32) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO storms (lead_incident, started_at, last_at, incidents) VALUES ($1, $2, $2, $3) \
+             ON CONFLICT (lead_incident) DO UPDATE SET last_at = $2, incidents = storms.incidents + $3",
+        )
+        .bind(lead.0)
+        .bind(ms(at))
+        .bind(i64::from(more))
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::domain::audit::AuditRecord;
 use crate::domain::escalation::PageReason;
+use crate::domain::silence::{Matcher, Silence};
 use crate::domain::{
     DedupKey, Incident, IncidentId, PersonId, Severity, Status, TicketNo, TimelineEntry, TimerKind,
 };
@@ -233,6 +234,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Record the first use of an action link for `action`; false if it was used before.
     async fn use_link(&self, page_id: i64, action: &str, at: Timestamp) -> StoreResult<bool>;
+
+    /// Silences, newest first; only those not over at `active_at` when given.
+    async fn silences(&self, active_at: Option<Timestamp>) -> StoreResult<Vec<Silence>>;
 }
 
 /// 呼叫的状态: where one page stands.
@@ -379,6 +383,25 @@ pub trait Tx: Send {
     async fn insert_pages(&mut self, pages: &[NewPage], now: Timestamp) -> StoreResult<Vec<Option<i64>>>;
     /// Cancel pages not yet sent (and drop their pending outbox messages); see [`PageStop`].
     async fn stop_pages(&mut self, stops: &[PageStop], at: Timestamp) -> StoreResult<()>;
+
+    async fn create_silence(
+        &mut self,
+        matcher: &Matcher,
+        reason: &str,
+        created_by: &PersonId,
+        starts_at: Timestamp,
+        ends_at: Timestamp,
+    ) -> StoreResult<Silence>;
+    /// End a silence early; false if there is no such silence still running.
+    async fn end_silence(&mut self, id: i64, at: Timestamp) -> StoreResult<bool>;
+    /// Silences running at `now` (for intake).
+    async fn active_silences(&mut self, now: Timestamp) -> StoreResult<Vec<Silence>>;
+    /// How many incidents were opened since `since`, of any system (storm detection).
+    async fn count_opened_since(&mut self, since: Timestamp) -> StoreResult<usize>;
+    /// The storm whose last incident came after `since`: its lead incident.
+    async fn current_storm(&mut self, since: Timestamp) -> StoreResult<Option<IncidentId>>;
+    /// Start a storm led by `lead`, or count `more` incidents into it.
+    async fn record_storm(&mut self, lead: IncidentId, at: Timestamp, more: u32) -> StoreResult<()>;
 
     /// Messages whose idempotency key exists already are skipped; returns how many were added.
     async fn enqueue(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize>;

@@ -14,6 +14,7 @@ use super::auth::{person, require};
 use super::error::ApiError;
 use crate::config::Permission;
 use crate::domain::classify::ClassifyInput;
+use crate::domain::silence::{self, Matcher};
 use crate::domain::{
     Action, Actor, Channel, Incident, IncidentId, PersonId, Severity, Status, TicketNo, TimelineEntry,
 };
@@ -200,6 +201,85 @@ fn required(value: Option<String>, field: &'static str) -> Result<String, ApiErr
         .map(|v| clean_text(&v, MAX_DESCRIPTION_CHARS))
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| ApiError::bad_field(field, format!("`{field}` is required")))
+}
+
+/// A silence to set (静默).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceBody {
+    dedup_key: Option<String>,
+    /// A system id or any of its names.
+    system: Option<String>,
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
+    /// How long: "30m", "2h".
+    duration: Option<String>,
+    reason: Option<String>,
+}
+
+pub async fn create_silence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::Work)?;
+    let b: SilenceBody = parse_json(body)?;
+    let reason = required(b.reason, "reason")?;
+    let duration = required(b.duration, "duration")?;
+    let duration = duration
+        .parse::<jiff::SignedDuration>()
+        .ok()
+        .and_then(|d| silence::check_duration(d).ok())
+        .ok_or_else(|| ApiError::bad_field("duration", format!("'{duration}' is not a duration between 1m and 744h (e.g. \"2h\")")))?;
+    let system = match b.system.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            state
+                .config
+                .catalogue
+                .find_system(s)
+                .map(|x| x.id.clone())
+                .ok_or_else(|| ApiError::bad_field("system", format!("no system is called '{s}'")))?,
+        ),
+    };
+    let matcher = Matcher { dedup_key: b.dedup_key.map(|k| k.trim().to_string()), system, labels: b.labels }
+        .validated()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let silence = state.service.create_silence(matcher, &reason, &PersonId(me.id.clone()), duration).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "silence": silence }))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilencesQuery {
+    /// Include ended silences.
+    #[serde(default)]
+    all: bool,
+}
+
+pub async fn silences(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SilencesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::ReadIncidents)?;
+    let active_at = (!q.all).then(|| state.service.now());
+    Ok(Json(json!({ "silences": state.store.silences(active_at).await? })))
+}
+
+pub async fn end_silence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::Work)?;
+    if !state.service.end_silence(id, &PersonId(me.id.clone())).await? {
+        return Err(ApiError::NotFound(format!("no running silence {id}")));
+    }
+    Ok(Json(json!({ "ended": id })))
 }
 
 /// An incident's pages (呼叫记录): who was paged on which channel, and what became of each.

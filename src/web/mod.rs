@@ -70,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents", get(api::list).post(api::create))
         .route("/api/v1/incidents/{ticket}", get(api::show))
         .route("/api/v1/incidents/{ticket}/pages", get(api::pages))
+        .route("/api/v1/silences", get(api::silences).post(api::create_silence))
+        .route("/api/v1/silences/{id}", axum::routing::delete(api::end_silence))
         .route("/api/v1/incidents/{ticket}/{action}", post(api::act))
         .route("/a/{token}", get(links::show).post(links::act))
         .route("/api/v1/outbox", get(api::outbox))

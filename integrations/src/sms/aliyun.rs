@@ -235,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn request_reproduces_vector_through_public_builder() {
+    fn request_carries_documented_parameters() {
         // Same inputs as the published vector except Format=JSON, so the signature differs; check
         // the shape and that the parameters land in the query as documented.
         let cfg = AliyunConfig::new("testId", "testSecret", "阿里云短信测试专用", "SMS_71390007");

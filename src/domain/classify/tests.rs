@@ -8,7 +8,9 @@ const EXAMPLE_CONFIG: &str = include_str!("../../../config/zhiban.example.toml")
 const LABELLED: &str = include_str!("../../../tests/data/classify.jsonl");
 
 fn example_catalogue() -> Catalogue {
-    crate::config::Config::parse(std::path::Path::new("example"), EXAMPLE_CONFIG, &|_| None)
+    // The real path: the example's schedules name roster files relative to it.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/zhiban.example.toml");
+    crate::config::Config::parse(&path, EXAMPLE_CONFIG, &|_| None)
         .expect("the example configuration parses")
         .catalogue
 }

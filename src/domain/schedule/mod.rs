@@ -11,6 +11,7 @@
 //! Schedule::{id(), name(), time_zone(), layers(), overrides(), roster()}
 //! Schedule::with_overrides(&self, &[Override]) -> Schedule            (runtime swaps from the database)
 //! Schedule::on_call_at(&self, Timestamp) -> Vec<OnCall>
+//! Schedule::people_at(&self, Timestamp) -> Vec<String>               (ids only; no span search)
 //! Schedule::shifts(&self, from: Timestamp, until: Timestamp) -> Vec<Shift>
 //! Schedule::next_handoff_after(&self, Timestamp) -> Option<Timestamp>
 //! OnCall { person, why: Why, start: Option<Timestamp>, end: Option<Timestamp> }

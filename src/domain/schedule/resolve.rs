@@ -84,6 +84,12 @@ impl Schedule {
         }
     }
 
+    /// The ids of the people on call at `t`, in the order of [`Schedule::on_call_at`], without the
+    /// spans (no walk along the timeline): what paging needs.
+    pub fn people_at(&self, t: Timestamp) -> Vec<String> {
+        self.resolve(t).into_iter().map(|e| e.person.to_owned()).collect()
+    }
+
     /// Who is on call at `t`, why, and since and until when (see [`OnCall`]). Nobody: an empty list.
     pub fn on_call_at(&self, t: Timestamp) -> Vec<OnCall> {
         let now = self.resolve(t);

@@ -36,7 +36,9 @@ fn schedule(layers: Vec<Layer>, overrides: Vec<Override>, roster: Vec<RosterShif
 }
 
 fn who(s: &Schedule, t: &str) -> Vec<String> {
-    s.on_call_at(at(t)).into_iter().map(|o| o.person).collect()
+    let people: Vec<String> = s.on_call_at(at(t)).into_iter().map(|o| o.person).collect();
+    assert_eq!(s.people_at(at(t)), people, "people_at agrees with on_call_at");
+    people
 }
 
 fn roster_shift(date: &str, shift: &str, start: &str, end: &str, person: &str) -> RosterShift {
