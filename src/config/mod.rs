@@ -375,6 +375,9 @@ fn default_sink_events() -> Vec<String> {
         "sla_warning",
         "sla_breached",
         "progress_overdue",
+        "escalation_exhausted",
+        "reassigned",
+        "escalated_by_hand",
     ]
     .map(String::from)
     .to_vec()
