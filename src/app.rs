@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::engine::handover;
 use crate::engine::outbox::Dispatcher;
 use crate::engine::paging::{self, PAGING_SINK, PagingSink};
 use crate::engine::{Clock, IncidentService, IntakeQueue, SystemClock, Wakeups, sinks, timers};
@@ -96,6 +97,13 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         sinks::http_client(Duration::from_millis(config.outbox.send_timeout.as_millis().max(1) as u64));
     let mut sink_map: HashMap<_, _> =
         config.sinks.iter().map(|s| (s.name.clone(), sinks::build(s, &http))).collect();
+    let sms = crate::engine::sms::SmsContext {
+        service: service.clone(),
+        config: config.clone(),
+        messages: messages.clone(),
+        http: http.clone(),
+        stop: stop_engine.clone(),
+    };
     let paging_sink = PagingSink {
         store: store.clone(),
         clock: options.clock.clone(),
@@ -105,7 +113,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
             .paging
             .channels
             .iter()
-            .map(|c| (c.name.clone(), paging::build_channel(c, &http)))
+            .map(|c| (c.name.clone(), paging::build_channel(c, &http, &sms)))
             .collect(),
     };
     sink_map.insert(PAGING_SINK.to_string(), Box::new(paging_sink) as Box<dyn sinks::Sink>);
@@ -125,6 +133,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
             options.poll_interval,
             stop_engine.clone(),
         )),
+        tokio::spawn(handover::run(service.clone(), options.poll_interval, stop_engine.clone())),
     ];
 
     let listener = match options.listener {

@@ -13,11 +13,11 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use zhiban::app::{self, StartOptions};
 use zhiban::config::Config;
-use zhiban::engine::ManualClock;
+use zhiban::engine::{Clock, ManualClock};
 
 const LINA: &str = "test-lina-token-000001";
 
-fn paging_config(db: &TestDb, im: &Receiver, sms: &Receiver) -> Config {
+fn paging_config(db: &TestDb, im: &Receiver, sms: &Receiver, sink: Option<&Receiver>) -> Config {
     let text = format!(
         r#"{base}
 [[api.tokens]]
@@ -60,6 +60,15 @@ kind = "webhook"
 url = "{sms}"
 secret = "test-sink-secret-0001"
 
+[[schedules]]
+id = "desk"
+name = "值班台"
+[[schedules.layers]]
+name = "日轮值"
+members = ["zhangwei", "lina"]
+rotation = "daily"
+start = "2026-11-23T08:30"
+
 [[paging.policies]]
 id = "default"
 name = "驻场 → 二线"
@@ -70,7 +79,7 @@ ack_timeout = "15m"
 targets = ["team:second"]
 ack_timeout = "15m"
 "#,
-        base = config_text(&db.url, &Knobs::default()),
+        base = config_text(&db.url, &Knobs { sink_url: sink.map(|s| s.url.clone()), ..Knobs::default() }),
         im = im.url,
         sms = sms.url,
     );
@@ -82,6 +91,8 @@ struct Rig {
     clock: ManualClock,
     im: Receiver,
     sms: Receiver,
+    /// The team channel (a notification sink).
+    sink: Receiver,
 }
 
 impl Rig {
@@ -92,6 +103,7 @@ impl Rig {
             clock: ManualClock::new("2026-11-24T02:00:00Z".parse::<Timestamp>().unwrap()),
             im: Receiver::start().await,
             sms: Receiver::start().await,
+            sink: Receiver::start().await,
         }
     }
 
@@ -102,7 +114,9 @@ impl Rig {
             listener: Some(listener),
             poll_interval: Duration::from_millis(100),
         };
-        let running = app::start(paging_config(&self.db, &self.im, &self.sms), options).await.unwrap();
+        let running = app::start(paging_config(&self.db, &self.im, &self.sms, Some(&self.sink)), options)
+            .await
+            .unwrap();
         TestApp { base: format!("http://{}", running.addr), running, http: reqwest::Client::new() }
     }
 
@@ -355,9 +369,12 @@ async fn a_storm_pages_once_with_its_size(backend: Backend) {
     settle().await;
     let bodies = rig.im.bodies();
     assert_eq!(bodies.len(), 4, "{bodies:#?}");
-    let storm_text = bodies[3]["text"].as_str().unwrap();
+    let storm: Vec<&Value> = bodies.iter().filter(|b| b["text"].as_str().unwrap().contains("告警风暴")).collect();
+    assert_eq!(storm.len(), 1, "{bodies:#?}");
+    assert_eq!(storm[0]["ticket"], tickets[3]);
+    let storm_text = storm[0]["text"].as_str().unwrap();
     // Rendered when it goes out: the storm's size so far (four or more by then).
-    assert!(storm_text.contains("告警风暴") && ["4 起", "5 起", "6 起"].iter().any(|n| storm_text.contains(n)), "{storm_text}");
+    assert!(["4 起", "5 起", "6 起"].iter().any(|n| storm_text.contains(n)), "{storm_text}");
     let lead = app.incident(&tickets[3]).await;
     assert_eq!(lead["escalation"]["storm"], 6, "{lead:#}");
     let follower = app.incident(&tickets[5]).await;
@@ -377,9 +394,12 @@ async fn a_silence_opens_incidents_without_paging(backend: Backend) {
     let (status, answer) = app.post("/api/v1/silences", ENGINEER, body).await;
     assert_eq!(status, 201, "{answer}");
     let id = answer["silence"]["id"].as_i64().unwrap();
-    let (status, answer) = app.post("/api/v1/silences", ENGINEER, json!({"duration": "2h", "reason": "x"})).await;
+    let (status, answer) =
+        app.post("/api/v1/silences", ENGINEER, json!({"duration": "2h", "reason": "x"})).await;
     assert_eq!(status, 400, "a silence must match something: {answer}");
-    let (status, answer) = app.post("/api/v1/silences", LEADER, json!({"system": "统一业务", "duration": "2h", "reason": "x"})).await;
+    let (status, answer) = app
+        .post("/api/v1/silences", LEADER, json!({"system": "统一业务", "duration": "2h", "reason": "x"}))
+        .await;
     assert_eq!(status, 403, "{answer}");
 
     let quiet = open_as(&app, "cutover", 2).await;
@@ -389,21 +409,125 @@ async fn a_silence_opens_incidents_without_paging(backend: Backend) {
     assert_eq!(rig.im.bodies().len(), 1);
     assert_eq!(rig.im.bodies()[0]["ticket"], loud);
     let incident = app.incident(&quiet).await;
-    assert!(incident["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "paging_held"), "{incident:#}");
+    assert!(
+        incident["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "paging_held"),
+        "{incident:#}"
+    );
 
     let (status, list) = app.get("/api/v1/silences", ENGINEER).await;
     assert_eq!((status, list["silences"].as_array().unwrap().len()), (200, 1), "{list}");
-    let r = app.http.delete(app.url(&format!("/api/v1/silences/{id}"))).bearer_auth(ENGINEER).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/silences/{id}")))
+        .bearer_auth(ENGINEER)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let (_, list) = app.get("/api/v1/silences", ENGINEER).await;
     assert!(list["silences"].as_array().unwrap().is_empty());
     let (_, audit) = app.get("/api/v1/audit", ADMIN).await;
-    let actions: Vec<&str> = audit["records"].as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
+    let actions: Vec<&str> =
+        audit["records"].as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
     assert!(actions.contains(&"silence") && actions.contains(&"end_silence"), "{audit}");
     app.stop().await;
 }
 
+async fn shift_changes_are_handed_over_and_feeds_show_duty(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = rig.start().await;
+    // Tuesday 10:00: Li Na's day on the desk (the rotation began Monday with Zhang Wei).
+    let (status, oncall) = app.get("/api/v1/oncall", ENGINEER).await;
+    assert_eq!(status, 200, "{oncall}");
+    let desk = &oncall["schedules"][0];
+    assert_eq!(desk["on_call"][0]["person"], "lina", "{oncall:#}");
+    assert_eq!(desk["next_handoff"], "2026-11-25T00:30:00Z");
+    let feed = desk["my_feed"].as_str().unwrap().replace("http://zhiban.test", &app.base);
+
+    // Zhang Wei's feed lists his shifts, and parses as iCalendar.
+    let r = app.http.get(&feed).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    let ics = r.text().await.unwrap();
+    let calendar = ical::IcalParser::new(ics.as_bytes()).next().expect("one calendar").expect("it parses");
+    assert!(!calendar.events.is_empty());
+    for event in &calendar.events {
+        let summary =
+            event.properties.iter().find(|p| p.name == "SUMMARY").and_then(|p| p.value.clone()).unwrap();
+        assert!(summary.contains("张伟") && !summary.contains("李娜"), "{summary}");
+    }
+    assert!(ics.contains("DTSTART:20261125T003000Z"), "Wednesday is his: {ics}");
+    // Without the right token: nothing.
+    let forged = feed.replace("person=zhangwei", "person=lina");
+    assert_eq!(app.http.get(&forged).send().await.unwrap().status(), 401);
+
+    let ticket = open(&app, "k-handover").await;
+    wait_paged(&rig.im, 1, "the page").await;
+    let (status, body) =
+        app.post(&format!("/api/v1/incidents/{ticket}/acknowledge"), ENGINEER, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Wednesday 08:30: the desk passes to Zhang Wei; the channel and he get the open incidents.
+    let wednesday: Timestamp = "2026-11-25T00:30:00Z".parse().unwrap();
+    rig.clock.advance(wednesday.duration_since(rig.clock.now()));
+    eventually(Duration::from_secs(10), "the handover notice on the channel", || async {
+        rig.sink.bodies().iter().any(|b| b["event"] == "handover")
+    })
+    .await;
+    let notice = rig.sink.bodies().into_iter().find(|b| b["event"] == "handover").unwrap();
+    let text = notice["text"].as_str().unwrap();
+    assert!(text.contains("李娜 → 张伟") && text.contains(&ticket) && text.contains("张伟"), "{text}");
+    wait_paged(&rig.im, 2, "the notice to the incoming engineer").await;
+    assert_eq!(rig.im.bodies()[1]["person"], "zhangwei");
+    assert!(rig.im.bodies()[1]["text"].as_str().unwrap().contains("交接班"));
+
+    // The work in Zhang Wei's hands stays there until he hands it over.
+    assert_eq!(app.incident(&ticket).await["assignee"], "zhangwei");
+    let (status, body) = app
+        .post("/api/v1/handover", ENGINEER, json!({"to": "lina", "note": "数据库连接池问题待厂商回复"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["handed_over"][0], ticket);
+    assert_eq!(app.incident(&ticket).await["assignee"], "lina");
+    // Once per shift change, restarts included.
+    app.stop().await;
+    let app = rig.start().await;
+    settle().await;
+    assert_eq!(rig.sink.bodies().iter().filter(|b| b["event"] == "handover").count(), 1);
+    app.stop().await;
+}
+
+async fn schedules_decide_who_is_paged(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let mut config = paging_config(&rig.db, &rig.im, &rig.sms, None);
+    // The same policy, its first tier being whoever is on the desk.
+    let book = config.paging.book.as_ref().unwrap().clone();
+    let mut policies = book.policies.clone();
+    policies.get_mut("default").unwrap().tiers[0].targets =
+        vec![zhiban::domain::escalation::Target::Schedule("desk".into())];
+    let book = std::sync::Arc::new(zhiban::domain::escalation::EscalationBook {
+        policies,
+        directory: book.directory.clone(),
+    });
+    config.paging.book = Some(book.clone());
+    config.incidents.lifecycle.escalation = Some(book);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = StartOptions {
+        clock: Arc::new(rig.clock.clone()),
+        listener: Some(listener),
+        poll_interval: Duration::from_millis(100),
+    };
+    let running = app::start(config, options).await.unwrap();
+    let app = TestApp { base: format!("http://{}", running.addr), running, http: reqwest::Client::new() };
+    open(&app, "k-desk").await;
+    wait_paged(&rig.im, 1, "the desk's on-call").await;
+    assert_eq!(paged(&rig.im), ["lina"], "Tuesday is Li Na's day");
+    app.stop().await;
+}
+
 on_both_backends!(
+    shift_changes_are_handed_over_and_feeds_show_duty,
+    schedules_decide_who_is_paged,
     a_storm_pages_once_with_its_size,
     a_silence_opens_incidents_without_paging,
     tiers_page_at_their_timeouts_and_an_ack_stops_everything,

@@ -52,3 +52,12 @@ CREATE TABLE storms (
     incidents     BIGINT NOT NULL
 );
 CREATE INDEX storms_last_at ON storms (last_at);
+
+-- 交接班: each schedule's shift changes that were announced (one row per change, so that several
+-- instances announce each change once).
+CREATE TABLE handovers (
+    schedule    TEXT NOT NULL,
+    at          BIGINT NOT NULL,
+    posted_at   BIGINT NOT NULL,
+    PRIMARY KEY (schedule, at)
+);

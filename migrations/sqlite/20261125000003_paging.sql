@@ -52,3 +52,12 @@ CREATE TABLE storms (
     incidents     INTEGER NOT NULL
 );
 CREATE INDEX storms_last_at ON storms (last_at);
+
+-- 交接班: each schedule's shift changes that were announced (one row per change, so that several
+-- instances announce each change once).
+CREATE TABLE handovers (
+    schedule    TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    posted_at   INTEGER NOT NULL,
+    PRIMARY KEY (schedule, at)
+);

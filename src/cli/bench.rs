@@ -1,6 +1,8 @@
 //! `zhiban bench ingest`: drive the real webhook endpoint on loopback and print accepted alerts/s,
 //! latency percentiles and memory. Every accepted alert is committed before its response, exactly
 //! as in production (the server is the real one, started in this process on a fresh database).
+//! `zhiban bench classify`: time per report of the classifier. `zhiban bench escalation`: see
+//! [`super::bench_escalation`].
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,6 +24,8 @@ enum BenchWhat {
     Ingest(IngestArgs),
     /// The classifier (定级): time per report over a labelled set.
     Classify(ClassifyBenchArgs),
+    /// Escalation timers: lag, memory and cold start with many open incidents waiting to escalate.
+    Escalation(super::bench_escalation::EscalationArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +67,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     match args.what {
         BenchWhat::Ingest(a) => ingest(a).await?,
         BenchWhat::Classify(a) => classify(a)?,
+        BenchWhat::Escalation(a) => super::bench_escalation::run(a).await?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -118,7 +123,7 @@ roles = ["admin"]
 }
 
 /// Resident memory of a process, in MiB.
-fn rss_mib(pid: u32) -> f64 {
+pub(super) fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -186,32 +191,55 @@ impl Server {
 }
 
 async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("zhiban-bench-{:08x}", rand::random::<u32>()));
-    std::fs::create_dir_all(&dir)?;
-    let (database_url, pg_cleanup) = match a.backend.as_str() {
-        "sqlite" => (format!("sqlite://{}", dir.join("bench.db").display()), None),
-        "postgres" => {
-            let name = format!("zhiban_bench_{:08x}", rand::random::<u32>());
-            let admin = sqlx::PgPool::connect(&a.postgres_url).await.context("connecting to PostgreSQL")?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
-            (crate::store::url_with_database(&a.postgres_url, &name), Some((admin, name)))
-        }
-        other => bail!("unknown backend '{other}'; use sqlite or postgres"),
-    };
+    let db = FreshDb::create(&a.backend, &a.postgres_url).await?;
     let addr: SocketAddr = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
         probe.local_addr()?
     };
-    let config_path = dir.join("bench.toml");
-    std::fs::write(&config_path, bench_config(&database_url, &addr.to_string()))?;
+    let config_path = db.dir.join("bench.toml");
+    std::fs::write(&config_path, bench_config(&db.url, &addr.to_string()))?;
     let result = measure(&a, &config_path, addr).await;
-    if let Some((admin, name)) = pg_cleanup {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-            .execute(&admin)
-            .await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    db.remove().await;
     result
+}
+
+/// A fresh database for one run: a SQLite file in a temporary folder, or a database created on
+/// the PostgreSQL server for the run. [`FreshDb::remove`] deletes both.
+pub(super) struct FreshDb {
+    pub url: String,
+    /// The run's temporary folder (the SQLite file lives here).
+    pub dir: std::path::PathBuf,
+    pg: Option<(sqlx::PgPool, String)>,
+}
+
+impl FreshDb {
+    pub async fn create(backend: &str, postgres_url: &str) -> anyhow::Result<FreshDb> {
+        let dir = std::env::temp_dir().join(format!("zhiban-bench-{:08x}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir)?;
+        let (url, pg) = match backend {
+            "sqlite" => (format!("sqlite://{}", dir.join("bench.db").display()), None),
+            "postgres" => {
+                let name = format!("zhiban_bench_{:08x}", rand::random::<u32>());
+                let admin = sqlx::PgPool::connect(postgres_url).await.context("connecting to PostgreSQL")?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+                (crate::store::url_with_database(postgres_url, &name), Some((admin, name)))
+            }
+            other => {
+                let _ = std::fs::remove_dir_all(&dir);
+                bail!("unknown backend '{other}'; use sqlite or postgres")
+            }
+        };
+        Ok(FreshDb { url, dir, pg })
+    }
+
+    pub async fn remove(self) {
+        if let Some((admin, name)) = self.pg {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&admin)
+                .await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 async fn measure(a: &IngestArgs, config_path: &Path, addr: SocketAddr) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! The `zhiban` command line: `serve`, `migrate`, `check-config`, `bench`.
 
 mod bench;
+mod bench_escalation;
 mod classify;
 mod oncall;
 
@@ -66,7 +67,7 @@ enum Command {
     },
     /// Classify a report's text (定级): level, system and reasons.
     Classify(classify::ClassifyArgs),
-    /// Measure intake throughput and latency against the real HTTP endpoint.
+    /// Benchmarks: webhook intake, the classifier, escalation timers.
     Bench(bench::BenchArgs),
     /// 值班: who is on call now or at a time; export a schedule as iCalendar or CSV.
     Oncall(oncall::OncallArgs),

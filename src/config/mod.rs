@@ -378,6 +378,7 @@ fn default_sink_events() -> Vec<String> {
         "escalation_exhausted",
         "reassigned",
         "escalated_by_hand",
+        "handover",
     ]
     .map(String::from)
     .to_vec()
@@ -800,10 +801,11 @@ fn validate(
             p.add(key("name"), format!("the name '{}' is used twice", s.name));
         }
         for (j, e) in s.events.iter().enumerate() {
-            if !EventKind::NAMES.contains(&e.as_str()) {
+            // Besides incident events, sinks may take the 交接班 notices.
+            if !EventKind::NAMES.contains(&e.as_str()) && e != "handover" {
                 p.add(
                     format!("notify.sinks[{i}].events[{j}]"),
-                    format!("'{e}' is not an event; use one of {}", EventKind::NAMES.join(", ")),
+                    format!("'{e}' is not an event; use handover or one of {}", EventKind::NAMES.join(", ")),
                 );
             }
         }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
+use zhiban_integrations::sms::{aliyun, http_gateway, tencent};
+
 use super::Problems;
 use super::catalogue::{Catalogue, Role};
 use super::secret::{Secret, SecretSource};
@@ -59,6 +61,10 @@ struct RawStorm {
 enum RawChannelKind {
     Log,
     Webhook,
+    SmsGateway,
+    AliyunSms,
+    TencentSms,
+    GsmModem,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +74,46 @@ struct RawChannel {
     kind: RawChannelKind,
     url: Option<String>,
     secret: Option<SecretSource>,
+    // The keys of the SMS kinds (`sms_gateway`, `aliyun_sms`, `tencent_sms`, `gsm_modem`); which
+    // of them a kind takes is checked in `sms_channel`.
+    // sms_gateway
+    method: Option<zhiban_integrations::sms::Method>,
+    /// Header name → value; a value may be a secret (`{ env = "SMS_TOKEN" }`).
+    headers: Option<BTreeMap<String, SecretSource>>,
+    body: Option<String>,
+    escape: Option<http_gateway::Escape>,
+    response: Option<http_gateway::ResponseRule>,
+    /// Send the answer to an SMS reply back through the gateway (default true).
+    answer_replies: Option<bool>,
+    // aliyun_sms
+    access_key_id: Option<String>,
+    access_key_secret: Option<SecretSource>,
+    template_code: Option<String>,
+    // tencent_sms
+    secret_id: Option<String>,
+    secret_key: Option<SecretSource>,
+    sdk_app_id: Option<String>,
+    template_id: Option<String>,
+    // aliyun_sms and tencent_sms
+    sign_name: Option<String>,
+    endpoint: Option<String>,
+    region: Option<String>,
+    template_params: Option<RawTemplateParams>,
+    param_max_chars: Option<usize>,
+    // the HTTP kinds: the bearer token of POST /api/v1/sms/inbound/{channel}
+    inbound_token: Option<SecretSource>,
+    // gsm_modem
+    device: Option<String>,
+    baud: Option<u32>,
+    poll_every: Option<String>,
+}
+
+/// Aliyun names its template variables (a table), Tencent numbers them (a list).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawTemplateParams {
+    Named(BTreeMap<String, String>),
+    Ordered(Vec<String>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,7 +158,138 @@ pub enum PageChannelKind {
     Log,
     /// POSTs each page as JSON to a notification gateway of the site's own (signed like sinks).
     Webhook { url: String, secret: Option<Secret> },
+    /// Sends the page's text by SMS (see [`SmsChannelConfig`]).
+    Sms(Box<SmsChannelConfig>),
 }
+
+/// An SMS paging channel: how texts go out, and how replies come back.
+#[derive(Debug, Clone)]
+pub struct SmsChannelConfig {
+    pub provider: SmsProvider,
+    /// The bearer token of `POST /api/v1/sms/inbound/{channel}` (HTTP providers only).
+    pub inbound_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SmsProvider {
+    /// An intranet HTTP gateway; `gateway.headers` is empty, the headers (which may hold tokens)
+    /// are in `headers` so that `Debug` never shows them.
+    Gateway { gateway: http_gateway::GatewayConfig, headers: Vec<(String, Secret)>, answer_replies: bool },
+    /// Aliyun `SendSms` with an approved template; `params` are its variables by name.
+    Aliyun { config: aliyun::AliyunConfig, params: Vec<(String, SmsTemplate)>, max_chars: usize },
+    /// Tencent Cloud `SendSms` with an approved template; `params` fill `{1}`, `{2}`… in order.
+    Tencent { config: tencent::TencentConfig, params: Vec<SmsTemplate>, max_chars: usize },
+    /// A GSM modem on a serial device; replies are read from its SIM.
+    Modem { device: String, baud: u32, poll_every: SignedDuration },
+}
+
+impl SmsProvider {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SmsProvider::Gateway { .. } => "sms_gateway",
+            SmsProvider::Aliyun { .. } => "aliyun_sms",
+            SmsProvider::Tencent { .. } => "tencent_sms",
+            SmsProvider::Modem { .. } => "gsm_modem",
+        }
+    }
+}
+
+/// A field of a page that an SMS template parameter may show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageField {
+    /// `{ticket}`: `20261125-007`.
+    Ticket,
+    /// `{code}`: the ticket's number of the day, `007` — what a reply quotes.
+    Code,
+    /// `{sev}`: `一级` … `四级`.
+    Sev,
+    /// `{title}`.
+    Title,
+    /// `{system}`: the system's name (empty when none).
+    System,
+    /// `{unit}`: the unit's name (empty when none).
+    Unit,
+    /// `{link}`: the signed action link, else the incident's URL.
+    Link,
+}
+
+impl PageField {
+    const ALL: [(&'static str, PageField); 7] = [
+        ("ticket", PageField::Ticket),
+        ("code", PageField::Code),
+        ("sev", PageField::Sev),
+        ("title", PageField::Title),
+        ("system", PageField::System),
+        ("unit", PageField::Unit),
+        ("link", PageField::Link),
+    ];
+}
+
+/// A template parameter's value as configured: literal text and `{field}` placeholders. Any
+/// other `{` is literal, except `{word}` with an unknown lower-case word (a likely typo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsTemplate(Vec<TemplatePart>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TemplatePart {
+    Text(String),
+    Field(PageField),
+}
+
+impl SmsTemplate {
+    pub fn parse(template: &str) -> Result<SmsTemplate, String> {
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            text.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let len = after.bytes().take_while(|b| b.is_ascii_lowercase() || *b == b'_').count();
+            if len > 0 && after.as_bytes().get(len) == Some(&b'}') {
+                let word = &after[..len];
+                let Some((_, field)) = PageField::ALL.iter().find(|(w, _)| *w == word) else {
+                    let known: Vec<String> = PageField::ALL.iter().map(|(w, _)| format!("{{{w}}}")).collect();
+                    return Err(format!("unknown placeholder {{{word}}}; use {}", known.join(", ")));
+                };
+                if !text.is_empty() {
+                    parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                }
+                parts.push(TemplatePart::Field(*field));
+                rest = &after[len + 1..];
+            } else {
+                text.push('{');
+                rest = after;
+            }
+        }
+        text.push_str(rest);
+        if !text.is_empty() {
+            parts.push(TemplatePart::Text(text));
+        }
+        Ok(SmsTemplate(parts))
+    }
+
+    /// The value with every placeholder filled, cut to `max_chars` characters (the last one
+    /// becoming `…`) since providers refuse longer variables.
+    pub fn render<'a>(&self, value: impl Fn(PageField) -> &'a str, max_chars: usize) -> String {
+        let mut out = String::new();
+        for part in &self.0 {
+            match part {
+                TemplatePart::Text(t) => out.push_str(t),
+                TemplatePart::Field(f) => out.push_str(value(*f)),
+            }
+        }
+        if out.chars().count() > max_chars {
+            out = out.chars().take(max_chars.saturating_sub(1)).collect();
+            out.push('…');
+        }
+        out
+    }
+}
+
+/// Template variables longer than this are cut: Aliyun refuses variables over 35 characters
+/// (the limit for the common "other" variable type), and Tencent's limits are no larger for
+/// most template kinds.
+pub const DEFAULT_PARAM_MAX_CHARS: usize = 35;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StormRule {
@@ -187,6 +364,231 @@ fn duration(p: &mut Problems, key: &str, text: &str, allow_zero: bool) -> Option
             None
         }
     }
+}
+
+/// Validates an SMS channel; every problem is reported under `paging.channels[i].<key>`.
+fn sms_channel(
+    p: &mut Problems,
+    key: &dyn Fn(&str) -> String,
+    c: &RawChannel,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<SmsChannelConfig> {
+    use RawChannelKind::*;
+    let kind = c.kind;
+    let before = p.0.len();
+    // Keys that belong to another kind are mistakes, not options to ignore.
+    let takes: &[&str] = match kind {
+        SmsGateway => &["url", "method", "headers", "body", "escape", "response", "answer_replies", "inbound_token"],
+        AliyunSms => &[
+            "access_key_id", "access_key_secret", "template_code", "sign_name", "endpoint", "region",
+            "template_params", "param_max_chars", "inbound_token",
+        ],
+        TencentSms => &[
+            "secret_id", "secret_key", "sdk_app_id", "template_id", "sign_name", "endpoint", "region",
+            "template_params", "param_max_chars", "inbound_token",
+        ],
+        _ => &["device", "baud", "poll_every"],
+    };
+    let present = [
+        ("url", c.url.is_some()),
+        ("secret", c.secret.is_some()),
+        ("method", c.method.is_some()),
+        ("headers", c.headers.is_some()),
+        ("body", c.body.is_some()),
+        ("escape", c.escape.is_some()),
+        ("response", c.response.is_some()),
+        ("answer_replies", c.answer_replies.is_some()),
+        ("access_key_id", c.access_key_id.is_some()),
+        ("access_key_secret", c.access_key_secret.is_some()),
+        ("template_code", c.template_code.is_some()),
+        ("secret_id", c.secret_id.is_some()),
+        ("secret_key", c.secret_key.is_some()),
+        ("sdk_app_id", c.sdk_app_id.is_some()),
+        ("template_id", c.template_id.is_some()),
+        ("sign_name", c.sign_name.is_some()),
+        ("endpoint", c.endpoint.is_some()),
+        ("region", c.region.is_some()),
+        ("template_params", c.template_params.is_some()),
+        ("param_max_chars", c.param_max_chars.is_some()),
+        ("inbound_token", c.inbound_token.is_some()),
+        ("device", c.device.is_some()),
+        ("baud", c.baud.is_some()),
+        ("poll_every", c.poll_every.is_some()),
+    ];
+    let kind_name = match kind {
+        SmsGateway => "sms_gateway",
+        AliyunSms => "aliyun_sms",
+        TencentSms => "tencent_sms",
+        _ => "gsm_modem",
+    };
+    for (name, _) in present.iter().filter(|(name, set)| *set && !takes.contains(name)) {
+        p.add(key(name), format!("a {kind_name} channel has no key '{name}'"));
+    }
+    let required = |p: &mut Problems, name: &str, value: &Option<String>| -> String {
+        match value.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => v.to_string(),
+            _ => {
+                p.add(key(name), format!("a {kind_name} channel needs {name}"));
+                String::new()
+            }
+        }
+    };
+    let secret = |p: &mut Problems, name: &str, source: &Option<SecretSource>| -> Option<Secret> {
+        match source {
+            Some(s) => s.resolve(env).map_err(|e| p.add(key(name), e)).ok(),
+            None => {
+                p.add(key(name), format!("a {kind_name} channel needs {name}"));
+                None
+            }
+        }
+    };
+    let inbound_token = c.inbound_token.as_ref().and_then(|s| {
+        let token = s.resolve(env).map_err(|e| p.add(key("inbound_token"), e)).ok()?;
+        if token.expose().chars().count() < 16 {
+            p.add(key("inbound_token"), "must be at least 16 characters");
+        }
+        Some(token)
+    });
+    let http_url = |p: &mut Problems, name: &str, url: &str| {
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            p.add(key(name), format!("'{url}' must start with http:// or https://"));
+        }
+    };
+    let max_chars = c.param_max_chars.unwrap_or(DEFAULT_PARAM_MAX_CHARS);
+    if !(4..=500).contains(&max_chars) {
+        p.add(key("param_max_chars"), "must be between 4 and 500");
+    }
+    let template = |p: &mut Problems, name: String, text: &str| -> Option<SmsTemplate> {
+        SmsTemplate::parse(text).map_err(|e| p.add(key(&name), e)).ok()
+    };
+    let provider = match kind {
+        SmsGateway => {
+            let url = required(p, "url", &c.url);
+            let headers: Vec<(String, Secret)> = c
+                .headers
+                .iter()
+                .flatten()
+                .filter_map(|(name, source)| {
+                    let value = source.resolve(env).map_err(|e| p.add(key(&format!("headers.{name}")), e)).ok()?;
+                    Some((name.clone(), value))
+                })
+                .collect();
+            let gateway = http_gateway::GatewayConfig {
+                method: c.method.unwrap_or_default(),
+                url,
+                headers: Vec::new(),
+                body: c.body.clone().unwrap_or_default(),
+                escape: c.escape.unwrap_or_default(),
+                response: c.response.clone().unwrap_or_default(),
+            };
+            // The integration checks the templates, placeholders and header syntax.
+            let mut check = gateway.clone();
+            check.headers = headers.iter().map(|(n, v)| (n.clone(), v.expose().to_string())).collect();
+            if let Err(e) = check.validate() {
+                let reason = e.to_string();
+                let field = if reason.contains("header") {
+                    "headers"
+                } else if reason.contains("pointer") {
+                    "response"
+                } else if reason.contains("URL") {
+                    "url"
+                } else {
+                    "body"
+                };
+                // Header values may be secrets: name the header, never show its value.
+                p.add(key(field), reason.trim_start_matches("invalid SMS configuration: ").to_string());
+            }
+            SmsProvider::Gateway { gateway, headers, answer_replies: c.answer_replies.unwrap_or(true) }
+        }
+        AliyunSms => {
+            let id = required(p, "access_key_id", &c.access_key_id);
+            let secret = secret(p, "access_key_secret", &c.access_key_secret);
+            let sign_name = required(p, "sign_name", &c.sign_name);
+            let template_code = required(p, "template_code", &c.template_code);
+            let mut config = aliyun::AliyunConfig::new(
+                id,
+                secret.map(|s| s.expose().to_string()).unwrap_or_default(),
+                sign_name,
+                template_code,
+            );
+            if let Some(endpoint) = &c.endpoint {
+                http_url(p, "endpoint", endpoint);
+                config.endpoint = endpoint.clone();
+            }
+            if let Some(region) = &c.region {
+                config.region = region.clone();
+            }
+            let params = match &c.template_params {
+                Some(RawTemplateParams::Named(map)) => map
+                    .iter()
+                    .filter_map(|(name, text)| {
+                        Some((name.clone(), template(p, format!("template_params.{name}"), text)?))
+                    })
+                    .collect(),
+                Some(RawTemplateParams::Ordered(_)) => {
+                    p.add(
+                        key("template_params"),
+                        "Aliyun names its template variables: write a table, e.g. { ticket = \"{ticket}\", title = \"{title}\" }",
+                    );
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
+            SmsProvider::Aliyun { config, params, max_chars }
+        }
+        TencentSms => {
+            let id = required(p, "secret_id", &c.secret_id);
+            let secret = secret(p, "secret_key", &c.secret_key);
+            let app = required(p, "sdk_app_id", &c.sdk_app_id);
+            let sign_name = required(p, "sign_name", &c.sign_name);
+            let template_id = required(p, "template_id", &c.template_id);
+            let mut config = tencent::TencentConfig::new(
+                id,
+                secret.map(|s| s.expose().to_string()).unwrap_or_default(),
+                app,
+                sign_name,
+                template_id,
+            );
+            if let Some(endpoint) = &c.endpoint {
+                http_url(p, "endpoint", endpoint);
+                config.endpoint = endpoint.clone();
+            }
+            if let Some(region) = &c.region {
+                config.region = region.clone();
+            }
+            let params = match &c.template_params {
+                Some(RawTemplateParams::Ordered(list)) => list
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, text)| template(p, format!("template_params[{j}]"), text))
+                    .collect(),
+                Some(RawTemplateParams::Named(_)) => {
+                    p.add(
+                        key("template_params"),
+                        "Tencent numbers its template variables {1}, {2}…: write a list, e.g. [\"{ticket}\", \"{title}\"]",
+                    );
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
+            SmsProvider::Tencent { config, params, max_chars }
+        }
+        _ => {
+            let device = required(p, "device", &c.device);
+            let baud = c.baud.unwrap_or(115_200);
+            const BAUDS: [u32; 11] =
+                [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200, 230_400, 460_800, 921_600];
+            if !BAUDS.contains(&baud) {
+                p.add(key("baud"), format!("{baud} is not a serial speed; use e.g. 9600 or 115200"));
+            }
+            let poll_every = match &c.poll_every {
+                Some(d) => duration(p, &key("poll_every"), d, false).unwrap_or(SignedDuration::from_secs(30)),
+                None => SignedDuration::from_secs(30),
+            };
+            SmsProvider::Modem { device, baud, poll_every }
+        }
+    };
+    (p.0.len() == before).then_some(SmsChannelConfig { provider, inbound_token })
 }
 
 fn rules(p: &mut Problems, key: &str, raw: &[RawRule], channels: &HashSet<String>) -> Vec<NotifyRule> {
@@ -277,6 +679,15 @@ pub(super) fn build(
                 let secret =
                     c.secret.as_ref().and_then(|s| s.resolve(env).map_err(|e| p.add(key("secret"), e)).ok());
                 PageChannelKind::Webhook { url, secret }
+            }
+            RawChannelKind::SmsGateway
+            | RawChannelKind::AliyunSms
+            | RawChannelKind::TencentSms
+            | RawChannelKind::GsmModem => {
+                match sms_channel(p, &key, c, env) {
+                    Some(sms) => PageChannelKind::Sms(Box::new(sms)),
+                    None => PageChannelKind::Log,
+                }
             }
         };
         channels.push(PageChannelConfig { name: c.name.clone(), kind });

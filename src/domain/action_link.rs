@@ -61,6 +61,29 @@ pub fn verify(secret: &[u8], token: &str, now: Timestamp) -> Result<LinkClaims, 
     Ok(LinkClaims { page, expires })
 }
 
+/// The secret part of a person's calendar feed URL for a schedule (日历订阅): it never expires
+/// (phones poll the feed for months); changing `link_secret` revokes every feed.
+pub fn calendar_token(secret: &[u8], schedule: &str, person: &str) -> String {
+    let tag = calendar_mac(secret, schedule, person).finalize().into_bytes();
+    URL_SAFE_NO_PAD.encode(&tag[..SIGNATURE_BYTES])
+}
+
+pub fn verify_calendar_token(secret: &[u8], schedule: &str, person: &str, token: &str) -> bool {
+    match URL_SAFE_NO_PAD.decode(token) {
+        Ok(tag) if tag.len() == SIGNATURE_BYTES => {
+            calendar_mac(secret, schedule, person).verify_truncated_left(&tag).is_ok()
+        }
+        _ => false,
+    }
+}
+
+fn calendar_mac(secret: &[u8], schedule: &str, person: &str) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    // Length-prefixed, so that ("a:b", "c") and ("a", "b:c") sign different texts.
+    mac.update(format!("zhiban-calendar/v1:{}:{schedule}:{person}", schedule.len()).as_bytes());
+    mac
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +102,16 @@ mod tests {
         assert!(token.len() < 45, "short enough for an SMS: {token}");
         assert_eq!(verify(SECRET, &token, at("2026-11-25T23:59:59Z")), Ok(claims));
         assert_eq!(verify(SECRET, &token, at("2026-11-26T00:00:00Z")), Err(LinkError::Expired));
+    }
+
+    #[test]
+    fn calendar_tokens_are_per_schedule_and_person() {
+        let token = calendar_token(SECRET, "onsite", "zhangwei");
+        assert!(verify_calendar_token(SECRET, "onsite", "zhangwei", &token));
+        assert!(!verify_calendar_token(SECRET, "onsite", "lina", &token));
+        assert!(!verify_calendar_token(SECRET, "second-line", "zhangwei", &token));
+        assert!(!verify_calendar_token(SECRET, "onsite", "zhangwei", "bad"));
+        assert_ne!(calendar_token(SECRET, "a:b", "c"), calendar_token(SECRET, "a", "b:c"));
     }
 
     #[test]

@@ -120,6 +120,19 @@ impl IncidentService {
         &self.store
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn messages(&self) -> &Messages {
+        &self.messages
+    }
+
+    /// Messages were queued outside this service's own transactions.
+    pub fn wake_outbox(&self) {
+        self.wakeups.outbox.notify_one();
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

@@ -3,11 +3,13 @@
 
 pub mod classify;
 pub mod clock;
+pub mod handover;
 pub mod incidents;
 pub mod intake;
 pub mod outbox;
 pub mod paging;
 pub mod sinks;
+pub mod sms;
 pub mod timers;
 mod writeset;
 

@@ -91,12 +91,19 @@ impl PageChannel for WebhookChannel {
     }
 }
 
-pub fn build_channel(config: &PageChannelConfig, http: &reqwest::Client) -> Box<dyn PageChannel> {
+/// The channel a configuration entry describes. SMS channels need more of zhiban (see
+/// [`super::sms::SmsContext`]); a modem channel starts its task here.
+pub fn build_channel(
+    config: &PageChannelConfig,
+    http: &reqwest::Client,
+    sms: &super::sms::SmsContext,
+) -> Box<dyn PageChannel> {
     match &config.kind {
         PageChannelKind::Log => Box::new(LogChannel { name: config.name.clone() }),
         PageChannelKind::Webhook { url, secret } => {
             Box::new(WebhookChannel { url: url.clone(), secret: secret.clone(), http: http.clone() })
         }
+        PageChannelKind::Sms(sms_config) => super::sms::build(&config.name, sms_config, sms),
     }
 }
 
@@ -175,6 +182,36 @@ impl PagingSink {
         }
     }
 
+    /// A notice to one person that is not a page (交接班): through their first channel, with no
+    /// acknowledgement and no escalation.
+    async fn deliver_notice(&self, notice: &serde_json::Value) -> Result<(), DeliveryError> {
+        let field = |k: &str| notice.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let person_id = PersonId(field("person"));
+        let Some(book) = self.config.paging.book.as_deref() else { return Ok(()) };
+        let rules = book.directory.notify_rules(&person_id);
+        let Some(channel) = rules.first().and_then(|r| self.channels.get(&r.channel)) else {
+            return Err(DeliveryError::permanent(format!("{person_id} has no paging channel")));
+        };
+        let person = self.config.catalogue.person(&person_id.0);
+        let message = PageMessage {
+            page_id: 0,
+            incident_id: IncidentId(0),
+            ticket: String::new(),
+            severity: Severity::Four,
+            name: person.map(|p| p.name.clone()).unwrap_or_else(|| person_id.0.clone()),
+            phone: person.and_then(|p| p.phone.clone()),
+            email: person.and_then(|p| p.email.clone()),
+            im: person.map(|p| p.im.clone()).unwrap_or_default(),
+            person: person_id,
+            subject: field("subject"),
+            text: field("text"),
+            link: None,
+            url: self.config.server.public_url.clone(),
+            drill: false,
+        };
+        channel.send(&message).await.map(|_| ())
+    }
+
     /// After a page failed for good: the person's next channel, at once.
     async fn fail_over(&self, page: &Page, error: &str) -> Result<(), StoreError> {
         let now = self.clock.now();
@@ -217,6 +254,9 @@ impl PagingSink {
 #[async_trait]
 impl Sink for PagingSink {
     async fn deliver(&self, m: &OutboxMessage) -> Result<(), DeliveryError> {
+        if let Some(notice) = m.payload.get("notice") {
+            return self.deliver_notice(notice).await;
+        }
         let id = Self::page_id(m)?;
         let Some(page) = self.store.page(id).await.map_err(unavailable)? else {
             return Err(DeliveryError::permanent(format!("page {id} does not exist")));

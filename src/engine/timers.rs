@@ -12,7 +12,8 @@ use tracing::warn;
 
 use super::incidents::IncidentService;
 
-const BATCH: u32 = 100;
+/// Timers fired per transaction.
+pub const BATCH: u32 = 100;
 
 pub async fn run(
     service: Arc<IncidentService>,

@@ -23,6 +23,28 @@ struct Catalogue {
     format: BTreeMap<String, String>,
     pages: BTreeMap<String, String>,
     link: BTreeMap<String, String>,
+    handover: BTreeMap<String, String>,
+}
+
+/// A 交接班 notice.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HandoverView {
+    pub schedule: String,
+    pub at: jiff::Timestamp,
+    pub outgoing: Vec<String>,
+    pub incoming: Vec<String>,
+    pub incidents: Vec<HandoverItem>,
+    /// Open incidents left out of the list.
+    pub more: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HandoverItem {
+    pub ticket: String,
+    pub sev: String,
+    pub title: String,
+    pub status: String,
+    pub assignee: Option<String>,
 }
 
 /// What a page says: the incident as the paged person needs it.
@@ -99,14 +121,15 @@ impl Messages {
             env.add_template_owned(event.to_string(), source)
                 .map_err(|e| MessagesError::Template(name, event.to_string(), e.to_string()))?;
         }
-        for key in ["text", "subject"] {
-            let source = catalogue
-                .pages
-                .get(key)
-                .ok_or_else(|| MessagesError::Missing(name, format!("pages.{key}")))?
-                .clone();
-            env.add_template_owned(format!("pages.{key}"), source)
-                .map_err(|e| MessagesError::Template(name, format!("pages.{key}"), e.to_string()))?;
+        for (section, texts) in [("pages", &catalogue.pages), ("handover", &catalogue.handover)] {
+            for key in ["text", "subject"] {
+                let source = texts
+                    .get(key)
+                    .ok_or_else(|| MessagesError::Missing(name, format!("{section}.{key}")))?
+                    .clone();
+                env.add_template_owned(format!("{section}.{key}"), source)
+                    .map_err(|e| MessagesError::Template(name, format!("{section}.{key}"), e.to_string()))?;
+            }
         }
         Ok(Messages { catalogue, env })
     }
@@ -135,13 +158,24 @@ impl Messages {
 
     /// The subject and text of a page.
     pub fn page_text(&self, view: &PageView<'_>) -> (String, String) {
-        let render = |key: &str| {
-            self.env
-                .get_template(key)
-                .and_then(|t| t.render(minijinja::value::Serde(view)))
-                .unwrap_or_else(|_| format!("{} {} {}", view.sev, view.ticket, view.title))
-        };
-        (render("pages.subject"), render("pages.text"))
+        let fallback = || format!("{} {} {}", view.sev, view.ticket, view.title);
+        (self.render("pages.subject", view, fallback), self.render("pages.text", view, fallback))
+    }
+
+    /// The subject and text of a 交接班 notice.
+    pub fn handover_text(&self, view: &HandoverView) -> (String, String) {
+        let fallback = || format!("{} {} -> {}", view.schedule, view.outgoing.join(","), view.incoming.join(","));
+        (self.render("handover.subject", view, fallback), self.render("handover.text", view, fallback))
+    }
+
+    fn render<T: serde::Serialize>(&self, template: &str, view: &T, fallback: impl Fn() -> String) -> String {
+        self.env
+            .get_template(template)
+            .and_then(|t| {
+                // `at|local` takes RFC 3339 text; instants serialize that way.
+                t.render(minijinja::value::Serde(view))
+            })
+            .unwrap_or_else(|_| fallback())
     }
 
     pub fn error<'a>(&'a self, key: &'a str) -> &'a str {

@@ -539,6 +539,14 @@ impl Store for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn last_handover(&self, schedule: &str) -> StoreResult<Option<Timestamp>> {
+        let at: Option<i64> = sqlx::query_scalar("SELECT MAX(at) FROM handovers WHERE schedule = $1")
+            .bind(schedule)
+            .fetch_one(&self.reader)
+            .await?;
+        at.map(from_ms).transpose()
+    }
+
     async fn silences(&self, active_at: Option<Timestamp>) -> StoreResult<Vec<Silence>> {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(format!("SELECT {SILENCE_COLUMNS} FROM silences"));
         if let Some(now) = active_at {
@@ -857,6 +865,18 @@ impl Tx for SqlTx {
         ));
         let rows: Vec<SilenceRow> = sqlx::query_as(sql).bind(ms(now)).fetch_all(&mut *self.tx).await?;
         rows.into_iter().map(SilenceRow::into_domain).collect()
+    }
+
+    async fn record_handover(&mut self, schedule: &str, at: Timestamp, now: Timestamp) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "INSERT INTO handovers (schedule, at, posted_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(schedule)
+        .bind(ms(at))
+        .bind(ms(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn count_opened_since(&mut self, since: Timestamp) -> StoreResult<usize> {

@@ -235,6 +235,9 @@ pub trait Store: Send + Sync + 'static {
     /// Record the first use of an action link for `action`; false if it was used before.
     async fn use_link(&self, page_id: i64, action: &str, at: Timestamp) -> StoreResult<bool>;
 
+    /// The latest shift change of a schedule that was announced.
+    async fn last_handover(&self, schedule: &str) -> StoreResult<Option<Timestamp>>;
+
     /// Silences, newest first; only those not over at `active_at` when given.
     async fn silences(&self, active_at: Option<Timestamp>) -> StoreResult<Vec<Silence>>;
 }
@@ -396,6 +399,8 @@ pub trait Tx: Send {
     async fn end_silence(&mut self, id: i64, at: Timestamp) -> StoreResult<bool>;
     /// Silences running at `now` (for intake).
     async fn active_silences(&mut self, now: Timestamp) -> StoreResult<Vec<Silence>>;
+    /// Claim the announcement of a schedule's shift change; false if it was claimed before.
+    async fn record_handover(&mut self, schedule: &str, at: Timestamp, now: Timestamp) -> StoreResult<bool>;
     /// How many incidents were opened since `since`, of any system (storm detection).
     async fn count_opened_since(&mut self, since: Timestamp) -> StoreResult<usize>;
     /// The storm whose last incident came after `since`: its lead incident.

@@ -282,6 +282,54 @@ pub async fn end_silence(
     Ok(Json(json!({ "ended": id })))
 }
 
+/// 交班: hand the caller's open incidents to the person taking over.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverBody {
+    to: Option<String>,
+    note: Option<String>,
+}
+
+pub async fn handover(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::Work)?;
+    let b: HandoverBody = parse_json(body)?;
+    let to = required(b.to, "to")?;
+    if to == me.id {
+        return Err(ApiError::bad_field("to", "hand over to someone else"));
+    }
+    if !state.config.catalogue.person(&to).is_some_and(|p| p.may(Permission::Work)) {
+        return Err(ApiError::bad_field("to", format!("'{to}' is not an engineer in the catalogue")));
+    }
+    let reason = match note(b.note) {
+        Some(n) => format!("交接班：{n}"),
+        None => "交接班".to_string(),
+    };
+    let filter = IncidentFilter {
+        statuses: Status::ALL.into_iter().filter(|s| s.is_open()).collect(),
+        limit: 500,
+        ..Default::default()
+    };
+    let mine: Vec<Incident> = state
+        .store
+        .incidents(&filter)
+        .await?
+        .into_iter()
+        .filter(|i| i.assignee.as_ref().is_some_and(|a| a.0 == me.id))
+        .collect();
+    let mut handed = Vec::new();
+    for incident in mine {
+        let action = Action::Reassign { to: PersonId(to.clone()), reason: reason.clone() };
+        state.service.act(incident.ticket, action, Actor::Person(PersonId(me.id.clone())), Channel::Api).await?;
+        handed.push(incident.ticket);
+    }
+    Ok(Json(json!({ "to": to, "handed_over": handed })))
+}
+
 /// An incident's pages (呼叫记录): who was paged on which channel, and what became of each.
 pub async fn pages(
     State(state): State<AppState>,

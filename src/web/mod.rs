@@ -6,6 +6,8 @@ mod dashboard;
 pub mod error;
 mod health;
 mod links;
+mod oncall;
+mod sms;
 mod webhooks;
 
 use std::sync::Arc;
@@ -71,9 +73,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{ticket}", get(api::show))
         .route("/api/v1/incidents/{ticket}/pages", get(api::pages))
         .route("/api/v1/silences", get(api::silences).post(api::create_silence))
+        .route("/api/v1/handover", post(api::handover))
+        .route("/api/v1/oncall", get(oncall::now))
+        .route("/calendar/{file}", get(oncall::feed))
         .route("/api/v1/silences/{id}", axum::routing::delete(api::end_silence))
         .route("/api/v1/incidents/{ticket}/{action}", post(api::act))
         .route("/a/{token}", get(links::show).post(links::act))
+        .route("/api/v1/sms/inbound/{channel}", post(sms::inbound))
         .route("/api/v1/outbox", get(api::outbox))
         .route("/api/v1/audit", get(api::audit))
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })

@@ -155,7 +155,7 @@ name = "hook"
 kind = "webhook"
 url = "{url}"
 secret = "test-sink-secret-0001"
-events = ["opened", "repeated", "acknowledged", "in_progress", "arrived_on_site", "resolved", "closed", "reopened", "cancelled", "merged", "commented", "severity_changed", "ack_overdue"]
+events = ["opened", "repeated", "acknowledged", "in_progress", "arrived_on_site", "resolved", "closed", "reopened", "cancelled", "merged", "commented", "severity_changed", "ack_overdue", "handover"]
 "#
         ),
         None => String::new(),

@@ -1,0 +1,342 @@
+//! SMS replies to pages (`1 007`, `到场 007`, `3 007 王强`): who sent it, which incident it means,
+//! and the action taken as that person, answered in Chinese whatever happens.
+
+use tracing::{Instrument as _, info, info_span, warn};
+use zhiban_integrations::sms::PhoneNumber;
+use zhiban_integrations::sms::reply::{self, ReplyAction, TicketRef};
+
+use crate::config::{Config, Permission, Person};
+use crate::domain::{Action, Actor, Channel, Incident, PersonId, Status, TicketNo, TransitionError};
+use crate::engine::{ActError, IncidentService};
+use crate::store::{IncidentFilter, PageStatus, StoreError};
+
+/// How far back a reply's `007` is looked for among the incidents that are still open.
+const OPEN_INCIDENTS_SEARCHED: u32 = 200;
+/// How many recently finished incidents are looked at to explain that `007` is done already.
+const FINISHED_INCIDENTS_SEARCHED: u32 = 50;
+
+/// What became of a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// The action was taken.
+    Done,
+    /// The phone number belongs to nobody in the catalogue.
+    UnknownSender,
+    /// The text is not a reply (the answer explains the forms).
+    NotUnderstood,
+    /// No incident paged to this person matches the ticket.
+    UnknownTicket,
+    /// The incident is not in a state that allows the action, the person may not act, or the
+    /// person to hand it to is unknown.
+    Refused,
+    /// The database could not be reached; nothing changed. Keep the message and try again.
+    Unavailable,
+}
+
+/// The result of a reply: what happened and the answer to send back (zh-CN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyOutcome {
+    pub kind: ReplyKind,
+    pub person: Option<PersonId>,
+    pub ticket: Option<TicketNo>,
+    pub answer: String,
+}
+
+impl ReplyOutcome {
+    fn new(kind: ReplyKind, answer: impl Into<String>) -> ReplyOutcome {
+        ReplyOutcome { kind, person: None, ticket: None, answer: answer.into() }
+    }
+
+    /// True when the message must stay where it is (on the SIM) to be handled again later.
+    pub fn retry_later(&self) -> bool {
+        self.kind == ReplyKind::Unavailable
+    }
+}
+
+/// `138****8001`: enough to tell numbers apart in a log, not enough to dial.
+pub fn masked(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 7 {
+        return "***".into();
+    }
+    let tail: String = digits[digits.len() - 4..].iter().collect();
+    let head: String = digits[..3].iter().collect();
+    format!("{head}****{tail}")
+}
+
+/// Handles one SMS reply from `from_phone` and returns the answer. Never panics on any text;
+/// acts only as the person the number belongs to, through [`Channel::Sms`].
+pub async fn handle_reply(
+    service: &IncidentService,
+    config: &Config,
+    from_phone: &str,
+    text: &str,
+) -> ReplyOutcome {
+    let span = info_span!("sms_reply", from = %masked(from_phone));
+    async move {
+        let outcome = handle(service, config, from_phone, text).await;
+        info!(
+            kind = ?outcome.kind,
+            ticket = outcome.ticket.map(|t| t.to_string()).unwrap_or_default(),
+            person = outcome.person.as_ref().map(|p| p.0.as_str()).unwrap_or(""),
+            "SMS reply handled"
+        );
+        outcome
+    }
+    .instrument(span)
+    .await
+}
+
+async fn handle(service: &IncidentService, config: &Config, from_phone: &str, text: &str) -> ReplyOutcome {
+    let Some(person) = person_by_phone(config, from_phone) else {
+        return ReplyOutcome::new(
+            ReplyKind::UnknownSender,
+            "本号码未登记为运维值班人员，无法处理回复。如需报障请联系服务台。",
+        );
+    };
+    let person_id = PersonId(person.id.clone());
+    let with_person = |mut o: ReplyOutcome| {
+        o.person = Some(person_id.clone());
+        o
+    };
+    let parsed = match reply::parse_reply(text) {
+        Ok(r) => r,
+        Err(e) => return with_person(ReplyOutcome::new(ReplyKind::NotUnderstood, e.to_string())),
+    };
+    if !person.may(Permission::Work) {
+        return with_person(ReplyOutcome::new(ReplyKind::Refused, "您没有处理工单的权限，回复未执行。"));
+    }
+    let incident = match find_incident(service, &person_id, &parsed.ticket).await {
+        Ok(Found::Open(incident)) => incident,
+        Ok(Found::Finished(incident)) => {
+            let mut o = ReplyOutcome::new(
+                ReplyKind::Refused,
+                format!(
+                    "工单 {} 当前状态为「{}」，无需再操作。",
+                    incident.ticket,
+                    status_zh(incident.status)
+                ),
+            );
+            o.ticket = Some(incident.ticket);
+            return with_person(o);
+        }
+        Ok(Found::Nothing) => {
+            return with_person(ReplyOutcome::new(
+                ReplyKind::UnknownTicket,
+                format!("未找到发给您的未完成工单 {}，请核对单号。{}", parsed.ticket, reply::USAGE),
+            ));
+        }
+        Err(e) => return with_person(unavailable(&e)),
+    };
+    let ticket = incident.ticket;
+    let action = match &parsed.action {
+        ReplyAction::Acknowledge => Action::Acknowledge,
+        ReplyAction::Arrive => Action::ArriveOnSite,
+        ReplyAction::Reassign { to: None } => {
+            Action::Decline { reason: "短信回复转派（未指定人员），转下一级".into() }
+        }
+        ReplyAction::Reassign { to: Some(name) } => match person_by_name(config, name) {
+            Ok(to) => Action::Reassign { to: PersonId(to.id.clone()), reason: "短信回复转派".into() },
+            Err(answer) => {
+                let mut o = ReplyOutcome::new(ReplyKind::Refused, answer);
+                o.ticket = Some(ticket);
+                return with_person(o);
+            }
+        },
+    };
+    let done = done_answer(config, &incident, &action);
+    let result = service.act(ticket, action.clone(), Actor::Person(person_id.clone()), Channel::Sms).await;
+    let mut outcome = match result {
+        Ok(_) => ReplyOutcome::new(ReplyKind::Done, done),
+        Err(ActError::Transition(e)) => {
+            ReplyOutcome::new(ReplyKind::Refused, refusal(config, &incident, &person_id, &action, &e))
+        }
+        Err(ActError::NotFound(_)) => ReplyOutcome::new(
+            ReplyKind::UnknownTicket,
+            format!("未找到工单 {ticket}，请核对单号。"),
+        ),
+        Err(ActError::Store(e)) => unavailable(&e),
+    };
+    outcome.ticket = Some(ticket);
+    with_person(outcome)
+}
+
+fn unavailable(e: &StoreError) -> ReplyOutcome {
+    warn!("an SMS reply could not be handled now: {e}");
+    ReplyOutcome::new(ReplyKind::Unavailable, "系统暂时繁忙，您的回复未能处理，请稍后重试。")
+}
+
+/// The person whose catalogue phone is this number, in any of the forms people write
+/// (`+86 138-0013-8001`, `008613800138001`, `13800138001`). Nobody when two people share it.
+fn person_by_phone<'a>(config: &'a Config, from: &str) -> Option<&'a Person> {
+    let from = PhoneNumber::parse(from).ok()?;
+    let mut matches = config.catalogue.people.iter().filter(|p| {
+        p.phone.as_deref().and_then(|ph| PhoneNumber::parse(ph).ok()).is_some_and(|ph| ph == from)
+    });
+    let first = matches.next()?;
+    if matches.next().is_some() {
+        warn!("an SMS reply came from a number that several people share; it is ignored");
+        return None;
+    }
+    Some(first)
+}
+
+/// The person to hand over to, by name (`王强`) or id (`wangqiang`).
+fn person_by_name<'a>(config: &'a Config, name: &str) -> Result<&'a Person, String> {
+    let name = name.trim();
+    let people = &config.catalogue.people;
+    let by_name: Vec<&Person> = people.iter().filter(|p| p.name == name).collect();
+    match by_name.as_slice() {
+        [one] => return Ok(one),
+        [] => {}
+        _ => return Err(format!("有多位名为「{name}」的人员，请改用其编号（如 3 007 {}）。", by_name[0].id)),
+    }
+    people
+        .iter()
+        .find(|p| p.id.eq_ignore_ascii_case(name))
+        .ok_or_else(|| format!("未找到名为「{name}」的人员，请核对姓名后重试。"))
+}
+
+enum Found {
+    Open(Incident),
+    /// The ticket was paged to this person but is resolved, closed, merged or cancelled.
+    Finished(Incident),
+    Nothing,
+}
+
+/// `Full`: that incident. `Seq(n)`: the newest open incident with that number of the day that
+/// paged this person; failing that, the newest finished one (to say it is done).
+async fn find_incident(
+    service: &IncidentService,
+    person: &PersonId,
+    ticket: &TicketRef,
+) -> Result<Found, StoreError> {
+    let store = service.store();
+    let seq = match ticket {
+        TicketRef::Full(text) => {
+            let Ok(number) = text.parse::<TicketNo>() else { return Ok(Found::Nothing) };
+            return Ok(match store.incident_by_ticket(number).await? {
+                Some(i) if i.status.is_open() => Found::Open(i),
+                Some(i) => Found::Finished(i),
+                None => Found::Nothing,
+            });
+        }
+        TicketRef::Seq(n) => u32::from(*n),
+    };
+    let open: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_open()).collect();
+    let finished: Vec<Status> = Status::ALL.into_iter().filter(|s| !s.is_open()).collect();
+    for (statuses, limit, open) in
+        [(open, OPEN_INCIDENTS_SEARCHED, true), (finished, FINISHED_INCIDENTS_SEARCHED, false)]
+    {
+        let filter = IncidentFilter { statuses, limit, ..IncidentFilter::default() };
+        for incident in store.incidents(&filter).await? {
+            if incident.ticket.seq() != seq {
+                continue;
+            }
+            let pages = store.pages_of(incident.id).await?;
+            let paged = pages.iter().any(|p| &p.person == person && p.status != PageStatus::Cancelled);
+            if paged {
+                return Ok(if open { Found::Open(incident) } else { Found::Finished(incident) });
+            }
+        }
+    }
+    Ok(Found::Nothing)
+}
+
+fn name_of(config: &Config, person: &PersonId) -> String {
+    config.catalogue.person(&person.0).map(|p| p.name.clone()).unwrap_or_else(|| person.0.clone())
+}
+
+fn short_title(title: &str) -> String {
+    let mut t: String = title.chars().take(20).collect();
+    if title.chars().count() > 20 {
+        t.push('…');
+    }
+    t
+}
+
+fn done_answer(config: &Config, incident: &Incident, action: &Action) -> String {
+    let ticket = incident.ticket;
+    let code = ticket.seq_text();
+    match action {
+        Action::Acknowledge => {
+            format!("已确认工单 {ticket}（{}）。到场后请回复 2 {code}。", short_title(&incident.title))
+        }
+        Action::ArriveOnSite => format!("已记录到场：工单 {ticket}。"),
+        Action::Reassign { to, .. } => format!("工单 {ticket} 已转派给 {}。", name_of(config, to)),
+        _ => format!("工单 {ticket} 已转交下一级值班人员。"),
+    }
+}
+
+/// Why the action was not taken, politely; "already done" is not an error to the engineer.
+fn refusal(
+    config: &Config,
+    incident: &Incident,
+    person: &PersonId,
+    action: &Action,
+    error: &TransitionError,
+) -> String {
+    let ticket = incident.ticket;
+    let owner = incident.assignee.as_ref();
+    match (action, error) {
+        (Action::Acknowledge, TransitionError::NotAllowed { from, .. }) if from.is_open() => match owner {
+            Some(p) if p == person => format!("您已确认工单 {ticket}，无需重复确认。"),
+            Some(p) => format!("工单 {ticket} 已由 {} 确认，无需重复确认。", name_of(config, p)),
+            None => format!("工单 {ticket} 已有人确认，无需重复确认。"),
+        },
+        (Action::ArriveOnSite, TransitionError::NotAllowed { from: Status::OnSite, .. }) => {
+            format!("工单 {ticket} 已记录到场，无需重复回复。")
+        }
+        (_, TransitionError::SameAssignee(p)) => {
+            format!("工单 {ticket} 已由 {} 负责，无需转派。", name_of(config, p))
+        }
+        (_, TransitionError::NoHigherTier) => format!(
+            "工单 {ticket} 没有更高一级可转交，请回复 3 {} 姓名 指定转派人员。",
+            ticket.seq_text()
+        ),
+        (_, TransitionError::NotAllowed { from, .. }) => {
+            format!("工单 {ticket} 当前状态为「{}」，不能{}。", status_zh(*from), action_zh(action))
+        }
+        (_, other) => format!("工单 {ticket} 无法{}：{other}", action_zh(action)),
+    }
+}
+
+fn action_zh(action: &Action) -> &'static str {
+    match action {
+        Action::Acknowledge => "确认",
+        Action::ArriveOnSite => "登记到场",
+        _ => "转派",
+    }
+}
+
+fn status_zh(status: Status) -> &'static str {
+    match status {
+        Status::New => "待确认",
+        Status::Reopened => "重新打开",
+        Status::Acknowledged => "已确认",
+        Status::InProgress => "处理中",
+        Status::OnSite => "已到场",
+        Status::Resolved => "已恢复",
+        Status::Closed => "已关闭",
+        Status::Merged => "已合并",
+        Status::Cancelled => "已撤销",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_numbers() {
+        assert_eq!(masked("+86 138-0013-8001"), "861****8001");
+        assert_eq!(masked("13800138001"), "138****8001");
+        assert_eq!(masked("10086"), "***");
+    }
+
+    #[test]
+    fn titles_are_cut() {
+        assert_eq!(short_title("短"), "短");
+        assert_eq!(short_title(&"长".repeat(30)).chars().count(), 21);
+    }
+}
