@@ -369,7 +369,8 @@ async fn a_storm_pages_once_with_its_size(backend: Backend) {
     settle().await;
     let bodies = rig.im.bodies();
     assert_eq!(bodies.len(), 4, "{bodies:#?}");
-    let storm: Vec<&Value> = bodies.iter().filter(|b| b["text"].as_str().unwrap().contains("告警风暴")).collect();
+    let storm: Vec<&Value> =
+        bodies.iter().filter(|b| b["text"].as_str().unwrap().contains("告警风暴")).collect();
     assert_eq!(storm.len(), 1, "{bodies:#?}");
     assert_eq!(storm[0]["ticket"], tickets[3]);
     let storm_text = storm[0]["text"].as_str().unwrap();

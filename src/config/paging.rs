@@ -378,14 +378,31 @@ fn sms_channel(
     let before = p.0.len();
     // Keys that belong to another kind are mistakes, not options to ignore.
     let takes: &[&str] = match kind {
-        SmsGateway => &["url", "method", "headers", "body", "escape", "response", "answer_replies", "inbound_token"],
+        SmsGateway => {
+            &["url", "method", "headers", "body", "escape", "response", "answer_replies", "inbound_token"]
+        }
         AliyunSms => &[
-            "access_key_id", "access_key_secret", "template_code", "sign_name", "endpoint", "region",
-            "template_params", "param_max_chars", "inbound_token",
+            "access_key_id",
+            "access_key_secret",
+            "template_code",
+            "sign_name",
+            "endpoint",
+            "region",
+            "template_params",
+            "param_max_chars",
+            "inbound_token",
         ],
         TencentSms => &[
-            "secret_id", "secret_key", "sdk_app_id", "template_id", "sign_name", "endpoint", "region",
-            "template_params", "param_max_chars", "inbound_token",
+            "secret_id",
+            "secret_key",
+            "sdk_app_id",
+            "template_id",
+            "sign_name",
+            "endpoint",
+            "region",
+            "template_params",
+            "param_max_chars",
+            "inbound_token",
         ],
         _ => &["device", "baud", "poll_every"],
     };
@@ -469,7 +486,8 @@ fn sms_channel(
                 .iter()
                 .flatten()
                 .filter_map(|(name, source)| {
-                    let value = source.resolve(env).map_err(|e| p.add(key(&format!("headers.{name}")), e)).ok()?;
+                    let value =
+                        source.resolve(env).map_err(|e| p.add(key(&format!("headers.{name}")), e)).ok()?;
                     Some((name.clone(), value))
                 })
                 .collect();
@@ -481,22 +499,34 @@ fn sms_channel(
                 escape: c.escape.unwrap_or_default(),
                 response: c.response.clone().unwrap_or_default(),
             };
-            // The integration checks the templates, placeholders and header syntax.
-            let mut check = gateway.clone();
-            check.headers = headers.iter().map(|(n, v)| (n.clone(), v.expose().to_string())).collect();
-            if let Err(e) = check.validate() {
-                let reason = e.to_string();
-                let field = if reason.contains("header") {
-                    "headers"
-                } else if reason.contains("pointer") {
-                    "response"
-                } else if reason.contains("URL") {
-                    "url"
-                } else {
-                    "body"
-                };
-                // Header values may be secrets: name the header, never show its value.
-                p.add(key(field), reason.trim_start_matches("invalid SMS configuration: ").to_string());
+            // The integration checks the templates, placeholders and header syntax; each part
+            // alone, to name the key at fault. Header values may be secrets: the integration
+            // names the header, never its value.
+            let url_only = http_gateway::GatewayConfig {
+                body: String::new(),
+                response: http_gateway::ResponseRule::default(),
+                ..gateway.clone()
+            };
+            let headers_only = http_gateway::GatewayConfig {
+                headers: headers.iter().map(|(n, v)| (n.clone(), v.expose().to_string())).collect(),
+                ..url_only.clone()
+            };
+            let parts = [
+                ("url", url_only.clone()),
+                ("headers", headers_only),
+                ("body", http_gateway::GatewayConfig { body: gateway.body.clone(), ..url_only.clone() }),
+                ("response", http_gateway::GatewayConfig { response: gateway.response.clone(), ..url_only }),
+            ];
+            for (i, (field, check)) in parts.iter().enumerate() {
+                if let Err(e) = check.validate() {
+                    p.add(
+                        key(field),
+                        e.to_string().trim_start_matches("invalid SMS configuration: ").to_string(),
+                    );
+                    if i == 0 {
+                        break; // every other check repeats the URL's problem
+                    }
+                }
             }
             SmsProvider::Gateway { gateway, headers, answer_replies: c.answer_replies.unwrap_or(true) }
         }
@@ -683,12 +713,10 @@ pub(super) fn build(
             RawChannelKind::SmsGateway
             | RawChannelKind::AliyunSms
             | RawChannelKind::TencentSms
-            | RawChannelKind::GsmModem => {
-                match sms_channel(p, &key, c, env) {
-                    Some(sms) => PageChannelKind::Sms(Box::new(sms)),
-                    None => PageChannelKind::Log,
-                }
-            }
+            | RawChannelKind::GsmModem => match sms_channel(p, &key, c, env) {
+                Some(sms) => PageChannelKind::Sms(Box::new(sms)),
+                None => PageChannelKind::Log,
+            },
         };
         channels.push(PageChannelConfig { name: c.name.clone(), kind });
     }
@@ -856,5 +884,114 @@ pub(super) fn build(
         link_secret,
         link_ttl,
         storm,
+    }
+}
+
+#[cfg(test)]
+mod sms_channel_tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    const BASE: &str = r#"
+[database]
+url = "sqlite::memory:"
+
+[[people]]
+id = "admin"
+name = "管理员"
+roles = ["admin"]
+
+[[api.tokens]]
+person = "admin"
+token = "test-admin-token-0001"
+"#;
+
+    fn problems(channel: &str) -> Vec<(String, String)> {
+        let text = format!("{BASE}\n[paging]\n{channel}");
+        let env = |k: &str| (k == "SMS_KEY").then(|| "from-env-secret".to_string());
+        match Config::parse(Path::new("t.toml"), &text, &env) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems.into_iter().map(|p| (p.key, p.reason)).collect(),
+        }
+    }
+
+    fn sms(channel: &str) -> SmsChannelConfig {
+        let text = format!("{BASE}\n[paging]\n{channel}");
+        let env = |k: &str| (k == "SMS_KEY").then(|| "from-env-secret".to_string());
+        let config = Config::parse(Path::new("t.toml"), &text, &env).unwrap_or_else(|e| panic!("{e}"));
+        match &config.paging.channels[0].kind {
+            PageChannelKind::Sms(s) => (**s).clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn templates_fill_and_cut() {
+        let t = SmsTemplate::parse("【{sev}】{title} {X} {}").unwrap();
+        let value = |f: PageField| if f == PageField::Sev { "一级" } else { "电子卷宗无法登录" };
+        assert_eq!(t.render(value, 35), "【一级】电子卷宗无法登录 {X} {}");
+        assert_eq!(t.render(value, 6), "【一级】电…");
+        let e = SmsTemplate::parse("{ticket}{severity}").unwrap_err();
+        assert!(e.contains("{severity}") && e.contains("{sev}"), "{e}");
+    }
+
+    #[test]
+    fn each_kind_parses_with_secrets_kept_out_of_debug() {
+        let aliyun = sms(r#"[[paging.channels]]
+name = "a"
+kind = "aliyun_sms"
+access_key_id = "LTAI"
+access_key_secret = { env = "SMS_KEY" }
+sign_name = "某法院"
+template_code = "SMS_1"
+template_params = { ticket = "{ticket}" }
+inbound_token = "0123456789abcdef"
+"#);
+        let SmsProvider::Aliyun { config, params, max_chars } = &aliyun.provider else { panic!() };
+        assert_eq!(config.access_key_secret, "from-env-secret");
+        assert_eq!((params.len(), *max_chars), (1, DEFAULT_PARAM_MAX_CHARS));
+        let gateway = sms(r#"[[paging.channels]]
+name = "g"
+kind = "sms_gateway"
+url = "http://10.0.0.5/send"
+headers = { "X-Token" = { env = "SMS_KEY" } }
+body = '{"to": "{to}", "text": "{text}"}'
+"#);
+        let debug = format!("{gateway:?}{aliyun:?}");
+        assert!(!debug.contains("from-env-secret") && !debug.contains("0123456789abcdef"), "{debug}");
+        let modem =
+            sms("[[paging.channels]]\nname = \"m\"\nkind = \"gsm_modem\"\ndevice = \"/dev/ttyUSB2\"\n");
+        assert!(matches!(modem.provider, SmsProvider::Modem { baud: 115_200, .. }));
+    }
+
+    #[test]
+    fn problems_name_the_key() {
+        let found = problems(
+            r#"[[paging.channels]]
+name = "t"
+kind = "tencent_sms"
+secret_id = "AKID"
+sdk_app_id = "1400"
+template_id = "1"
+template_params = { a = "{ticket}" }
+device = "/dev/ttyUSB0"
+inbound_token = "short"
+"#,
+        );
+        let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        for key in [
+            "paging.channels[0].device",
+            "paging.channels[0].secret_key",
+            "paging.channels[0].sign_name",
+            "paging.channels[0].template_params",
+            "paging.channels[0].inbound_token",
+        ] {
+            assert!(keys.contains(&key), "{key} not in {found:?}");
+        }
+        let found = problems("[[paging.channels]]\nname = \"m\"\nkind = \"gsm_modem\"\nbaud = 7\n");
+        let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["paging.channels[0].device", "paging.channels[0].baud"], "{found:?}");
     }
 }

@@ -107,7 +107,8 @@ mod tests {
 
     #[test]
     fn every_criterion_must_hold() {
-        let labels: BTreeMap<String, String> = [("env".into(), "prod".into()), ("dc".into(), "a".into())].into();
+        let labels: BTreeMap<String, String> =
+            [("env".into(), "prod".into()), ("dc".into(), "a".into())].into();
         let m = |key: Option<&str>, system: Option<&str>, l: &[(&str, &str)]| Matcher {
             dedup_key: key.map(Into::into),
             system: system.map(Into::into),

@@ -256,11 +256,17 @@ impl IncidentService {
                     let mut new = self.new_incident(report, key.clone());
                     let mut leads_storm = None;
                     if new.escalation_policy.is_some() {
-                        let subject = Subject { dedup_key: key.as_str(), system: new.system.as_deref(), labels: &new.labels };
+                        let subject = Subject {
+                            dedup_key: key.as_str(),
+                            system: new.system.as_deref(),
+                            labels: &new.labels,
+                        };
                         if silences.is_none() {
                             silences = Some(tx.active_silences(now).await?);
                         }
-                        if let Some(s) = silence::matching(silences.as_deref().unwrap_or_default(), subject, now) {
+                        if let Some(s) =
+                            silence::matching(silences.as_deref().unwrap_or_default(), subject, now)
+                        {
                             new.hold = Some(Hold::Silence { id: s.id });
                         } else if let Some(rule) = self.config.paging.storm {
                             let opened = match storm_opened {
@@ -279,7 +285,8 @@ impl IncidentService {
                                             ws.load(tx.lock_incidents(&[lead]).await?);
                                         }
                                         if let Some(lead_incident) = ws.get_mut(lead) {
-                                            new.hold = Some(Hold::Storm { lead: lead_incident.ticket.to_string() });
+                                            new.hold =
+                                                Some(Hold::Storm { lead: lead_incident.ticket.to_string() });
                                             if let Some(state) = lead_incident.escalation.as_mut() {
                                                 state.storm = Some(state.storm.unwrap_or(1) + 1);
                                             }
@@ -496,11 +503,17 @@ impl IncidentService {
         let Some(incident) = ws.get(id) else { return };
         let url = self.incident_url(incident.ticket);
         let mut messages = Vec::new();
-        let held = matches!(incident.escalation.as_ref().map(|e| &e.status), Some(EscalationStatus::Held { .. }));
+        let held =
+            matches!(incident.escalation.as_ref().map(|e| &e.status), Some(EscalationStatus::Held { .. }));
         for (seq, entry) in recorded {
             // A silenced or storm-folded incident opens quietly: one card for the storm, none
             // for a silence. What people do with it later is announced as usual.
-            if held && matches!(entry.event, EventKind::Opened { .. } | EventKind::Repeated { .. } | EventKind::PagingHeld { .. }) {
+            if held
+                && matches!(
+                    entry.event,
+                    EventKind::Opened { .. } | EventKind::Repeated { .. } | EventKind::PagingHeld { .. }
+                )
+            {
                 continue;
             }
             for sink in self.config.sinks.iter().filter(|s| s.wants(&entry.event, incident.severity)) {

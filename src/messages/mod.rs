@@ -164,7 +164,8 @@ impl Messages {
 
     /// The subject and text of a 交接班 notice.
     pub fn handover_text(&self, view: &HandoverView) -> (String, String) {
-        let fallback = || format!("{} {} -> {}", view.schedule, view.outgoing.join(","), view.incoming.join(","));
+        let fallback =
+            || format!("{} {} -> {}", view.schedule, view.outgoing.join(","), view.incoming.join(","));
         (self.render("handover.subject", view, fallback), self.render("handover.text", view, fallback))
     }
 

@@ -851,11 +851,13 @@ impl Tx for SqlTx {
     }
 
     async fn end_silence(&mut self, id: i64, at: Timestamp) -> StoreResult<bool> {
-        let r = sqlx::query("UPDATE silences SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL AND ends_at > $1")
-            .bind(ms(at))
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE silences SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL AND ends_at > $1",
+        )
+        .bind(ms(at))
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 

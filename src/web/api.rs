@@ -231,7 +231,12 @@ pub async fn create_silence(
         .parse::<jiff::SignedDuration>()
         .ok()
         .and_then(|d| silence::check_duration(d).ok())
-        .ok_or_else(|| ApiError::bad_field("duration", format!("'{duration}' is not a duration between 1m and 744h (e.g. \"2h\")")))?;
+        .ok_or_else(|| {
+            ApiError::bad_field(
+                "duration",
+                format!("'{duration}' is not a duration between 1m and 744h (e.g. \"2h\")"),
+            )
+        })?;
     let system = match b.system.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
@@ -324,7 +329,10 @@ pub async fn handover(
     let mut handed = Vec::new();
     for incident in mine {
         let action = Action::Reassign { to: PersonId(to.clone()), reason: reason.clone() };
-        state.service.act(incident.ticket, action, Actor::Person(PersonId(me.id.clone())), Channel::Api).await?;
+        state
+            .service
+            .act(incident.ticket, action, Actor::Person(PersonId(me.id.clone())), Channel::Api)
+            .await?;
         handed.push(incident.ticket);
     }
     Ok(Json(json!({ "to": to, "handed_over": handed })))
