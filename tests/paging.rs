@@ -208,6 +208,17 @@ async fn tiers_page_at_their_timeouts_and_an_ack_stops_everything(backend: Backe
         statuses(&pages),
         ["zhangwei:im:sent", "zhangwei:sms:sent", "lina:im:acknowledged", "lina:sms:cancelled"]
     );
+    let html = app
+        .http
+        .get(app.url(&format!("/incidents/{ticket}")))
+        .basic_auth("x", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("呼叫记录") && html.contains("李娜") && html.contains("已取消"), "{html}");
     let incident = app.incident(&ticket).await;
     assert_eq!(incident["escalation"]["status"]["state"], "acknowledged", "{incident:#}");
     assert_eq!(incident["assignee"], "lina");

@@ -21,7 +21,8 @@ use zhiban::config::Config;
 const INBOUND: &str = "test-inbound-token-0001";
 const ALIYUN_SECRET: &str = "test-aliyun-secret";
 const TENCENT_KEY: &str = "test-tencent-secret-key";
-const LONG_TITLE: &str = "统一业务应用系统无法登录，所有基层院均受影响，案件无法流转，请尽快处理并报告进展情况";
+const LONG_TITLE: &str =
+    "统一业务应用系统无法登录，所有基层院均受影响，案件无法流转，请尽快处理并报告进展情况";
 
 /// The base configuration plus a policy that pages zhangwei through `channel` only.
 fn config_with(db: &TestDb, channel: &str) -> Config {
@@ -94,7 +95,10 @@ async fn fake(ok: &str, script: &[&str]) -> (String, Shared) {
         script: script.iter().map(|s| s.to_string()).collect(),
         ..Fake::default()
     }));
-    let app = Router::new().route("/", get(answer).post(answer)).route("/send", post(answer)).with_state(fake.clone());
+    let app = Router::new()
+        .route("/", get(answer).post(answer))
+        .route("/send", post(answer))
+        .with_state(fake.clone());
     (serve(app).await, fake)
 }
 
@@ -116,7 +120,8 @@ fn percent_decode(s: &str) -> String {
 
 async fn aliyun_page_carries_the_template_parameters(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let (url, fake) = fake(r#"{"Code":"OK","Message":"OK","BizId":"900619746936^0","RequestId":"r1"}"#, &[]).await;
+    let (url, fake) =
+        fake(r#"{"Code":"OK","Message":"OK","BizId":"900619746936^0","RequestId":"r1"}"#, &[]).await;
     let channel = format!(
         r#"[[paging.channels]]
 name = "sms"
@@ -372,7 +377,11 @@ mod fake_modem {
         FakeModem { state, unsolicited: tx, _slave: pair.slave, device }
     }
 
-    async fn run(mut port: SerialPort, state: Arc<Mutex<ModemState>>, mut rx: mpsc::UnboundedReceiver<String>) {
+    async fn run(
+        mut port: SerialPort,
+        state: Arc<Mutex<ModemState>>,
+        mut rx: mpsc::UnboundedReceiver<String>,
+    ) {
         let mut buf = Vec::new();
         let mut pending_pdu = false;
         let mut echo = true;

@@ -71,7 +71,7 @@ pub struct EscalationArgs {
 }
 
 /// What one run measured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct EscalationFigures {
     pub incidents: u32,
     pub load: Duration,
@@ -141,58 +141,63 @@ pub async fn measure(a: &EscalationArgs, url: &str) -> anyhow::Result<Escalation
         POLL.as_secs()
     );
 
+    let mut f = EscalationFigures { incidents: n, ..EscalationFigures::default() };
+
     // 1. Load.
     let store = crate::app::open_store(&config).await?;
     let raw = Raw::connect(url).await?;
-    let rss_before_mib = rss_mib(std::process::id());
-    let db_bytes_before = raw.db_bytes().await?;
+    f.rss_before_mib = rss_mib(std::process::id());
+    f.db_bytes_before = raw.db_bytes().await?;
     let batches = n.div_ceil(a.load_batch);
     let step_ms = (a.window * 1000 / u64::from(batches)) as i64;
     let clock = ManualClock::new(SystemClock.now());
     let (loader, _) = engine(&config, store.clone(), Arc::new(clock.clone()))?;
     let started = Instant::now();
     for b in 0..batches {
-        let reports: Vec<Report> =
-            (b * a.load_batch..((b + 1) * a.load_batch).min(n)).map(report).collect();
+        let reports: Vec<Report> = (b * a.load_batch..((b + 1) * a.load_batch).min(n)).map(report).collect();
         loader.ingest(&reports).await.context("loading incidents")?;
         clock.advance(jiff::SignedDuration::from_millis(step_ms));
     }
-    let load = started.elapsed();
+    f.load = started.elapsed();
     drop(loader);
     let due: HashMap<i64, i64> = raw.escalate_timers().await?.into_iter().collect();
     ensure!(due.len() == n as usize, "{} escalation timers armed for {n} incidents", due.len());
     println!(
-        "load       {n} incidents in {:.1} s ({:.0}/s; {} per intake transaction, {} due times {} ms apart)",
-        load.as_secs_f64(),
-        f64::from(n) / load.as_secs_f64(),
+        "load       {} incidents in {:.1} s ({:.0}/s; {} per intake transaction, {} due times {} ms apart)",
+        f.incidents,
+        f.load.as_secs_f64(),
+        f64::from(n) / f.load.as_secs_f64(),
         a.load_batch,
         batches,
         step_ms
     );
 
     // 2. Memory.
-    let rss_loaded_mib = rss_mib(std::process::id());
-    let db_bytes_loaded = raw.db_bytes().await?;
-    let timer_bytes = raw.timer_bytes().await;
+    f.rss_loaded_mib = rss_mib(std::process::id());
+    f.db_bytes_loaded = raw.db_bytes().await?;
+    f.timer_bytes = raw.timer_bytes().await;
     let per = |bytes: f64| bytes / f64::from(n);
+    let grown = (f.db_bytes_loaded - f.db_bytes_before) as f64;
     println!(
-        "memory     process RSS {rss_before_mib:.1} → {rss_loaded_mib:.1} MiB: {:.0} B per pending timer \
+        "memory     process RSS {:.1} → {:.1} MiB: {:.0} B per pending timer \
          (the loop keeps nothing per timer; this is the store's caches and the allocator)",
-        per((rss_loaded_mib - rss_before_mib) * 1024.0 * 1024.0)
+        f.rss_before_mib,
+        f.rss_loaded_mib,
+        per((f.rss_loaded_mib - f.rss_before_mib) * 1024.0 * 1024.0)
     );
-    match timer_bytes {
+    match f.timer_bytes {
         Some(t) => println!(
             "disk       timers table with its indexes {:.1} MiB: {:.0} B per pending timer; whole database \
              +{:.1} MiB, {:.0} B per incident (incident, timeline, page, outbox row, timer)",
-            t as f64 / 1048576.0,
+            t as f64 / MIB,
             per(t as f64),
-            (db_bytes_loaded - db_bytes_before) as f64 / 1048576.0,
-            per((db_bytes_loaded - db_bytes_before) as f64)
+            grown / MIB,
+            per(grown)
         ),
         None => println!(
             "disk       whole database +{:.1} MiB, {:.0} B per incident (the timers table alone: not measurable here)",
-            (db_bytes_loaded - db_bytes_before) as f64 / 1048576.0,
-            per((db_bytes_loaded - db_bytes_before) as f64)
+            grown / MIB,
+            per(grown)
         ),
     }
 
@@ -206,88 +211,71 @@ pub async fn measure(a: &EscalationArgs, url: &str) -> anyhow::Result<Escalation
     let running = TimerLoop::start(service, &wakeups);
     let timeout = LEAD + Duration::from_secs(a.window) + Duration::from_secs(600);
     wait_until_fired(&raw, shifted.as_ref(), last_due, started + timeout).await?;
-    let lag_phase = started.elapsed();
+    f.lag_phase = started.elapsed();
     running.stop().await;
-    let mut lags_ms = Vec::with_capacity(n as usize);
     for (incident, fired) in raw.first_page_at(TIERS[1].0).await? {
         if let Some(d) = due.get(&incident) {
-            lags_ms.push(fired - d);
+            f.lags_ms.push(fired - d);
         }
     }
-    ensure!(lags_ms.len() == n as usize, "{} of {n} incidents paged their second tier", lags_ms.len());
-    lags_ms.sort_unstable();
+    ensure!(f.lags_ms.len() == n as usize, "{} of {n} incidents paged their second tier", f.lags_ms.len());
+    f.lags_ms.sort_unstable();
     drop(store);
-    let mut figures = EscalationFigures {
-        incidents: n,
-        load,
-        rss_before_mib,
-        rss_loaded_mib,
-        db_bytes_before,
-        db_bytes_loaded,
-        timer_bytes,
-        lags_ms,
-        lag_phase,
-        open: Duration::ZERO,
-        armed: Duration::ZERO,
-        rss_restart_mib: (0.0, 0.0),
-        overdue: 0,
-        drained: Duration::ZERO,
-    };
     let ms = |v: i64| fmt_ms(v as f64);
     println!(
         "lag        {n} timers due over {} s, fired by the timer loop on the system clock in {:.1} s",
         a.window,
-        (lag_phase.saturating_sub(LEAD)).as_secs_f64()
+        f.lag_phase.saturating_sub(LEAD).as_secs_f64()
     );
     println!(
         "           p50 {}   p90 {}   p99 {}   max {}   (fired − due; aim: p99 < 1 s)",
-        ms(figures.lag_ms(0.50)),
-        ms(figures.lag_ms(0.90)),
-        ms(figures.lag_ms(0.99)),
-        ms(figures.lags_ms.last().copied().unwrap_or(0))
+        ms(f.lag_ms(0.50)),
+        ms(f.lag_ms(0.90)),
+        ms(f.lag_ms(0.99)),
+        ms(f.lags_ms.last().copied().unwrap_or(0))
     );
 
     // 4. Cold start after an outage: every second-tier timer fell due while the engine was down.
     let pending = raw.escalate_timers().await?;
+    f.overdue = pending.len();
     let last_due = pending.iter().map(|(_, d)| *d).max().unwrap_or(0);
     let clock = Arc::new(ShiftedClock { offset_ms: last_due + 1000 - SystemClock.now().as_millisecond() });
     let rss_start = rss_mib(std::process::id());
     let started = Instant::now();
     let store = crate::app::open_store(&config).await?;
-    let open = started.elapsed();
+    f.open = started.elapsed();
     let (service, wakeups) = engine(&config, store.clone(), clock.clone())?;
     let next = store.next_timer_due().await?;
-    let armed = started.elapsed();
-    let rss_armed = rss_mib(std::process::id());
+    f.armed = started.elapsed();
+    f.rss_restart_mib = (rss_start, rss_mib(std::process::id()));
     ensure!(next.is_some(), "no timer pending after the restart");
     let running = TimerLoop::start(service, &wakeups);
     wait_until_fired(&raw, clock.as_ref(), last_due, Instant::now() + Duration::from_secs(1200)).await?;
-    let drained = started.elapsed();
+    f.drained = started.elapsed();
     running.stop().await;
     let third = raw.first_page_at(TIERS[2].0).await?.len();
     ensure!(third == n as usize, "{third} of {n} incidents paged their third tier after the restart");
-    figures.open = open;
-    figures.armed = armed;
-    figures.rss_restart_mib = (rss_start, rss_armed);
-    figures.overdue = pending.len();
-    figures.drained = drained;
     println!(
         "cold start {} pending timers: store opened and migrated in {}, loop armed (first next_timer_due \
-         answered) {} after start (aim: < 2 s); RSS {rss_start:.1} → {rss_armed:.1} MiB",
-        pending.len(),
-        fmt_ms(open.as_secs_f64() * 1000.0),
-        fmt_ms(armed.as_secs_f64() * 1000.0)
+         answered) {} after start (aim: < 2 s); RSS {:.1} → {:.1} MiB",
+        f.overdue,
+        fmt_ms(f.open.as_secs_f64() * 1000.0),
+        fmt_ms(f.armed.as_secs_f64() * 1000.0),
+        f.rss_restart_mib.0,
+        f.rss_restart_mib.1
     );
-    let firing = drained.saturating_sub(armed).as_secs_f64();
+    let firing = f.drained.saturating_sub(f.armed).as_secs_f64();
     println!(
         "outage     all {} overdue at start: the last fired {:.1} s after start ({:.0} timers/s), \
          every incident paged its third tier",
-        pending.len(),
-        drained.as_secs_f64(),
-        pending.len() as f64 / firing.max(1e-9)
+        f.overdue,
+        f.drained.as_secs_f64(),
+        f.overdue as f64 / firing.max(1e-9)
     );
-    Ok(figures)
+    Ok(f)
 }
+
+const MIB: f64 = 1024.0 * 1024.0;
 
 fn config_text(url: &str) -> String {
     let mut text = format!(
@@ -312,7 +300,9 @@ name = "驻场 → 二线 → 厂商"
 "#
     );
     for (id, _, timeout) in TIERS {
-        text.push_str(&format!("[[paging.policies.tiers]]\ntargets = [\"person:{id}\"]\nack_timeout = \"{timeout}\"\n"));
+        text.push_str(&format!(
+            "[[paging.policies.tiers]]\ntargets = [\"person:{id}\"]\nack_timeout = \"{timeout}\"\n"
+        ));
     }
     for (id, name, _) in TIERS {
         text.push_str(&format!("[[people]]\nid = \"{id}\"\nname = \"{name}\"\nroles = [\"engineer\"]\n"));
@@ -389,7 +379,12 @@ impl TimerLoop {
 }
 
 /// Wait until `clock` has passed `last_due` and no escalation timer due by then is left.
-async fn wait_until_fired(raw: &Raw, clock: &dyn Clock, last_due: i64, deadline: Instant) -> anyhow::Result<()> {
+async fn wait_until_fired(
+    raw: &Raw,
+    clock: &dyn Clock,
+    last_due: i64,
+    deadline: Instant,
+) -> anyhow::Result<()> {
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if clock.now().as_millisecond() > last_due && raw.escalate_due_by(last_due).await? == 0 {
@@ -446,9 +441,11 @@ impl Raw {
     async fn db_bytes(&self) -> anyhow::Result<i64> {
         Ok(match self {
             Raw::Sqlite(p) => {
-                sqlx::query_scalar("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
-                    .fetch_one(p)
-                    .await?
+                sqlx::query_scalar(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                )
+                .fetch_one(p)
+                .await?
             }
             Raw::Postgres(p) => {
                 sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(p).await?

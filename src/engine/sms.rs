@@ -60,7 +60,13 @@ pub fn build(name: &str, config: &SmsChannelConfig, ctx: &SmsContext) -> Box<dyn
 }
 
 #[cfg(unix)]
-fn modem_channel(name: &str, device: &str, baud: u32, poll: Duration, ctx: &SmsContext) -> Box<dyn PageChannel> {
+fn modem_channel(
+    name: &str,
+    device: &str,
+    baud: u32,
+    poll: Duration,
+    ctx: &SmsContext,
+) -> Box<dyn PageChannel> {
     Box::new(modem::start(name, device, baud, poll, ctx.clone()))
 }
 

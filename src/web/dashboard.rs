@@ -162,6 +162,15 @@ struct EntryRow {
     text: String,
 }
 
+#[derive(Serialize)]
+struct PageRow {
+    due: String,
+    person: String,
+    channel: String,
+    status: String,
+    error: Option<String>,
+}
+
 pub async fn incident(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -207,10 +216,29 @@ pub async fn incident(
             _ => None,
         })
         .unwrap_or_default();
+    // 呼叫记录: who was paged on which channel, and what became of each page.
+    let pages: Vec<PageRow> = match state.store.pages_of(incident.id).await {
+        Ok(pages) => pages
+            .iter()
+            .map(|p| PageRow {
+                due: local_time(&state, p.due_at),
+                person: state.service.person_name(&p.person),
+                channel: p.channel.clone(),
+                status: state
+                    .messages
+                    .dashboard()
+                    .get(&format!("page_{}", p.status.as_str()))
+                    .cloned()
+                    .unwrap_or_else(|| p.status.as_str().to_string()),
+                error: p.error.clone(),
+            })
+            .collect(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     render(
         &state,
         "incident.html",
         &me,
-        context! { i => Serde(row(&state, &incident)), timeline => Serde(&entries), reasons => Serde(&reasons) },
+        context! { i => Serde(row(&state, &incident)), timeline => Serde(&entries), reasons => Serde(&reasons), pages => Serde(&pages) },
     )
 }

@@ -66,8 +66,9 @@ fn parse(content_type: &str, body: &[u8]) -> Result<Inbound, ApiError> {
             .map(|(_, v)| v.trim().trim_matches('"').to_string());
         form(body, charset.as_deref())?
     } else if mime.is_empty() || mime == "application/json" || mime.ends_with("+json") {
-        serde_json::from_slice::<Inbound>(body)
-            .map_err(|e| ApiError::bad_request(format!("the body is not {{\"from\": …, \"text\": …}}: {e}")))?
+        serde_json::from_slice::<Inbound>(body).map_err(|e| {
+            ApiError::bad_request(format!("the body is not {{\"from\": …, \"text\": …}}: {e}"))
+        })?
     } else {
         return Err(ApiError::bad_request(format!(
             "send application/json or application/x-www-form-urlencoded, not '{mime}'"
@@ -144,7 +145,8 @@ mod tests {
         let f = parse("application/x-www-form-urlencoded", b"from=%2B8613800138001&text=1+007&x=y").unwrap();
         assert_eq!((f.from.as_str(), f.text.as_str()), ("+8613800138001", "1 007"));
         // "确认 007" in GBK.
-        let gbk = parse("application/x-www-form-urlencoded; charset=GBK", b"from=1&text=%C8%B7%C8%CF+007").unwrap();
+        let gbk =
+            parse("application/x-www-form-urlencoded; charset=GBK", b"from=1&text=%C8%B7%C8%CF+007").unwrap();
         assert_eq!(gbk.text, "确认 007");
     }
 

@@ -71,7 +71,8 @@ impl HttpSmsChannel {
             }
             SmsProvider::Tencent { config, params, max_chars } => {
                 let values = self.values(page).await?;
-                let params: Vec<String> = params.iter().map(|t| t.render(|f| values.get(f), *max_chars)).collect();
+                let params: Vec<String> =
+                    params.iter().map(|t| t.render(|f| values.get(f), *max_chars)).collect();
                 tencent::request(config, msg, &params, Some(&context), now)
             }
             SmsProvider::Modem { .. } => unreachable!("a modem channel is not an HTTP channel"),
@@ -96,7 +97,8 @@ impl HttpSmsChannel {
                 ))
             })?;
         let catalogue = &self.ctx.config.catalogue;
-        let system = incident.system.as_deref().map(|s| catalogue.system(s).map(|x| x.name.as_str()).unwrap_or(s));
+        let system =
+            incident.system.as_deref().map(|s| catalogue.system(s).map(|x| x.name.as_str()).unwrap_or(s));
         let unit = incident.unit.as_deref().map(|u| catalogue.unit(u).map(|x| x.name.as_str()).unwrap_or(u));
         Ok(PageValues {
             ticket: incident.ticket.to_string(),

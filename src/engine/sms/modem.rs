@@ -180,19 +180,19 @@ impl ModemTask {
     async fn take_replies(&mut self, modem: &mut Modem<SerialPort>) -> Result<(), SmsError> {
         for message in modem.receive().await? {
             let ReceivedSms { from, text, .. } = &message;
-            let span = info_span!("sms_received", from = %masked(from));
-            let outcome = handle_reply(&self.ctx.service, &self.ctx.config, from, text).instrument(span).await;
+            let outcome = handle_reply(&self.ctx.service, &self.ctx.config, from, text).await;
             if outcome.retry_later() {
                 // Left on the SIM: read again at the next poll.
                 continue;
             }
             modem.delete_received(&message).await?;
-            if PhoneNumber::parse(from).is_ok() && self.limiter.allow(from) {
-                if let Err(e) = modem.send(&SmsMessage::new(from.clone(), outcome.answer)).await {
-                    warn!(to = %masked(from), "the answer to an SMS reply was not sent: {e}");
-                    if matches!(e, SmsError::Modem(_)) {
-                        return Err(e);
-                    }
+            if PhoneNumber::parse(from).is_err() || !self.limiter.allow(from) {
+                continue;
+            }
+            if let Err(e) = modem.send(&SmsMessage::new(from.clone(), outcome.answer)).await {
+                warn!(to = %masked(from), "the answer to an SMS reply was not sent: {e}");
+                if matches!(e, SmsError::Modem(_)) {
+                    return Err(e);
                 }
             }
         }

@@ -151,10 +151,9 @@ async fn handle(service: &IncidentService, config: &Config, from_phone: &str, te
         Err(ActError::Transition(e)) => {
             ReplyOutcome::new(ReplyKind::Refused, refusal(config, &incident, &person_id, &action, &e))
         }
-        Err(ActError::NotFound(_)) => ReplyOutcome::new(
-            ReplyKind::UnknownTicket,
-            format!("未找到工单 {ticket}，请核对单号。"),
-        ),
+        Err(ActError::NotFound(_)) => {
+            ReplyOutcome::new(ReplyKind::UnknownTicket, format!("未找到工单 {ticket}，请核对单号。"))
+        }
         Err(ActError::Store(e)) => unavailable(&e),
     };
     outcome.ticket = Some(ticket);
@@ -290,10 +289,9 @@ fn refusal(
         (_, TransitionError::SameAssignee(p)) => {
             format!("工单 {ticket} 已由 {} 负责，无需转派。", name_of(config, p))
         }
-        (_, TransitionError::NoHigherTier) => format!(
-            "工单 {ticket} 没有更高一级可转交，请回复 3 {} 姓名 指定转派人员。",
-            ticket.seq_text()
-        ),
+        (_, TransitionError::NoHigherTier) => {
+            format!("工单 {ticket} 没有更高一级可转交，请回复 3 {} 姓名 指定转派人员。", ticket.seq_text())
+        }
         (_, TransitionError::NotAllowed { from, .. }) => {
             format!("工单 {ticket} 当前状态为「{}」，不能{}。", status_zh(*from), action_zh(action))
         }
