@@ -239,6 +239,11 @@ impl Incident {
     pub(super) fn stop_escalation(&mut self, end: EscalationEnd, effects: &mut Vec<Effect>) {
         let Some(state) = self.escalation.as_mut() else { return };
         if matches!(state.status, EscalationStatus::Acknowledged | EscalationStatus::Stopped) {
+            // Pages after the acknowledgement (a reassignment, a call for help) may still wait
+            // for their time; an incident that ends needs none of them.
+            if end == EscalationEnd::Stopped {
+                effects.push(Effect::StopPages { person: None });
+            }
             return;
         }
         state.status = match end {

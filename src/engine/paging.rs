@@ -268,6 +268,11 @@ impl Sink for PagingSink {
         let Some(incident) = self.store.incident(page.incident_id).await.map_err(unavailable)? else {
             return Err(DeliveryError::permanent(format!("page {id}: its incident is gone")));
         };
+        if !incident.status.is_open() {
+            // Resolved or ended meanwhile: nobody needs waking for it any more.
+            self.store.page_result(id, PageStatus::Cancelled, self.clock.now(), None).await.map_err(unavailable)?;
+            return Ok(());
+        }
         let Some(channel) = self.channels.get(&page.channel) else {
             let error = format!("no paging channel is named '{}'", page.channel);
             let _ = self.fail_over(&page, &error).await;
