@@ -84,6 +84,10 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         metrics.clone(),
         wakeups.clone(),
     ));
+    // Shift swaps recorded at runtime count from the first page on.
+    crate::engine::swaps::reload(&service)
+        .await
+        .map_err(|source| StartError::Store { url: store::redact_url(&config.database_url), source })?;
 
     // Writes run one at a time on both backends (SQLite's writer, PostgreSQL's advisory lock), so
     // one worker gathering everything queued meanwhile makes the largest batches; a second worker

@@ -509,18 +509,15 @@ async fn shift_changes_are_handed_over_and_feeds_show_duty(backend: Backend) {
     app.stop().await;
 }
 
-async fn schedules_decide_who_is_paged(backend: Backend) {
-    let rig = Rig::new(backend).await;
+/// The rig's app with the policy's first tier being whoever is on the desk schedule.
+async fn start_desk_first(rig: &Rig) -> TestApp {
     let mut config = paging_config(&rig.db, &rig.im, &rig.sms, None);
-    // The same policy, its first tier being whoever is on the desk.
     let book = config.paging.book.as_ref().unwrap().clone();
     let mut policies = book.policies.clone();
     policies.get_mut("default").unwrap().tiers[0].targets =
         vec![zhiban::domain::escalation::Target::Schedule("desk".into())];
-    let book = std::sync::Arc::new(zhiban::domain::escalation::EscalationBook {
-        policies,
-        directory: book.directory.clone(),
-    });
+    let book =
+        Arc::new(zhiban::domain::escalation::EscalationBook { policies, directory: book.directory.clone() });
     config.paging.book = Some(book.clone());
     config.incidents.lifecycle.escalation = Some(book);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -530,16 +527,63 @@ async fn schedules_decide_who_is_paged(backend: Backend) {
         poll_interval: Duration::from_millis(100),
     };
     let running = app::start(config, options).await.unwrap();
-    let app = TestApp { base: format!("http://{}", running.addr), running, http: reqwest::Client::new() };
+    TestApp { base: format!("http://{}", running.addr), running, http: reqwest::Client::new() }
+}
+
+async fn schedules_decide_who_is_paged(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = start_desk_first(&rig).await;
     open(&app, "k-desk").await;
     wait_paged(&rig.im, 1, "the desk's on-call").await;
     assert_eq!(paged(&rig.im), ["lina"], "Tuesday is Li Na's day");
     app.stop().await;
 }
 
+async fn a_shift_swap_changes_who_is_paged_until_cancelled(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = start_desk_first(&rig).await;
+    // Li Na asked; the leader approves Zhang Wei covering her Tuesday (local times).
+    let swap = json!({"person": "zhangwei", "replaces": "lina", "from": "2026-11-24T09:00", "until": "2026-11-24T18:00",
+                      "requested_by": "lina", "reason": "李娜外出培训"});
+    let (status, body) = app.post("/api/v1/schedules/desk/swaps", ENGINEER, swap.clone()).await;
+    assert_eq!(status, 403, "engineers ask, leaders approve: {body}");
+    let (status, body) = app.post("/api/v1/schedules/desk/swaps", LEADER, swap).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["swap"]["approved_by"], "leader");
+    let id = body["swap"]["id"].as_i64().unwrap();
+    let (status, body) = app
+        .post("/api/v1/schedules/desk/swaps", LEADER, json!({"person": "zhangwei", "from": "2026-11-24T18:00", "until": "2026-11-24T09:00", "reason": "x"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    let (_, oncall) = app.get("/api/v1/oncall", ENGINEER).await;
+    assert_eq!(oncall["schedules"][0]["on_call"][0]["person"], "zhangwei", "{oncall:#}");
+    open(&app, "k-swap-1").await;
+    wait_paged(&rig.im, 1, "the cover").await;
+    assert_eq!(paged(&rig.im), ["zhangwei"]);
+
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/schedules/desk/swaps/{id}")))
+        .bearer_auth(LEADER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    open(&app, "k-swap-2").await;
+    wait_paged(&rig.im, 2, "Li Na again").await;
+    assert_eq!(paged(&rig.im), ["zhangwei", "lina"]);
+    let (_, audit) = app.get("/api/v1/audit", ADMIN).await;
+    let actions: Vec<&str> =
+        audit["records"].as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
+    assert!(actions.contains(&"shift_swap") && actions.contains(&"cancel_shift_swap"), "{audit}");
+    app.stop().await;
+}
+
 on_both_backends!(
     shift_changes_are_handed_over_and_feeds_show_duty,
     schedules_decide_who_is_paged,
+    a_shift_swap_changes_who_is_paged_until_cancelled,
     a_storm_pages_once_with_its_size,
     a_silence_opens_incidents_without_paging,
     tiers_page_at_their_timeouts_and_an_ack_stops_everything,

@@ -61,3 +61,20 @@ CREATE TABLE handovers (
     posted_at   INTEGER NOT NULL,
     PRIMARY KEY (schedule, at)
 );
+
+-- 换班: shift swaps and covers recorded at runtime, with who asked and who approved; they are
+-- merged over the configured schedules.
+CREATE TABLE schedule_overrides (
+    id            INTEGER PRIMARY KEY,
+    schedule      TEXT NOT NULL,
+    person        TEXT NOT NULL,
+    replaces      TEXT,
+    starts_at     INTEGER NOT NULL,
+    ends_at       INTEGER NOT NULL,
+    requested_by  TEXT,
+    approved_by   TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    cancelled_at  INTEGER
+);
+CREATE INDEX schedule_overrides_ends_at ON schedule_overrides (ends_at);

@@ -91,6 +91,8 @@ pub enum Permission {
     SetSeverity,
     /// Cancel or merge incidents.
     Triage,
+    /// 换班: record or cancel shift swaps (the client's leaders and the project manager approve them).
+    ChangeSchedules,
     Admin,
 }
 
@@ -100,7 +102,7 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::Engineer => matches!(p, ReadIncidents | Comment | Work | SetSeverity | Triage),
-            Role::Leader => matches!(p, ReadIncidents | Comment),
+            Role::Leader => matches!(p, ReadIncidents | Comment | ChangeSchedules),
             Role::Reporter => matches!(p, ReadIncidents | Comment),
         }
     }

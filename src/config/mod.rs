@@ -422,8 +422,10 @@ pub struct Config {
     pub correlation_window: SignedDuration,
     /// 呼叫: escalation policies, channels, action links, storms.
     pub paging: PagingConfig,
-    /// 值班表: on-call schedules by id.
+    /// 值班表: on-call schedules by id, as configured.
     pub schedules: BTreeMap<String, crate::domain::schedule::Schedule>,
+    /// The same with the shift swaps recorded at runtime: what paging, handover and feeds use.
+    pub on_call: Arc<crate::domain::schedule::LiveSchedules>,
 }
 
 #[derive(Debug, Clone)]
@@ -660,7 +662,8 @@ fn validate(
         sla::build(&raw.calendars, &raw.sla, holidays.clone(), &timezone, &system_ids, p);
     let config_dir = path.parent().unwrap_or(Path::new("."));
     let schedules = schedule::build(&raw.schedules, &catalogue, &timezone, config_dir, p);
-    let paging = paging::build(&raw.paging, &catalogue, &schedules, env, p);
+    let on_call = Arc::new(crate::domain::schedule::LiveSchedules::new(schedules.clone()));
+    let paging = paging::build(&raw.paging, &catalogue, &schedules, on_call.clone(), env, p);
     let lifecycle = LifecyclePolicy {
         ack_reminder_after: optional_duration(
             p,
@@ -870,6 +873,7 @@ fn validate(
         .unwrap_or(SignedDuration::from_mins(30)),
         paging,
         schedules,
+        on_call,
     }
 }
 

@@ -17,7 +17,7 @@ use crate::domain::escalation::{
     AtOnce, Directory, EscalationBook, EscalationPolicy, NotifyRule, Target, Tier,
 };
 use crate::domain::incident::PersonId;
-use crate::domain::schedule::Schedule;
+use crate::domain::schedule::{LiveSchedules, Schedule};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -324,7 +324,7 @@ impl PagingConfig {
 /// Resolves targets from the catalogue and the schedules.
 #[derive(Debug)]
 pub struct ConfigDirectory {
-    schedules: BTreeMap<String, Schedule>,
+    schedules: Arc<LiveSchedules>,
     teams: BTreeMap<String, Vec<PersonId>>,
     roles: BTreeMap<Role, Vec<PersonId>>,
     rules: BTreeMap<PersonId, Vec<NotifyRule>>,
@@ -334,6 +334,7 @@ pub struct ConfigDirectory {
 impl Directory for ConfigDirectory {
     fn on_call(&self, schedule: &str, at: Timestamp) -> Vec<PersonId> {
         self.schedules
+            .snapshot()
             .get(schedule)
             .map(|s| s.people_at(at).into_iter().map(PersonId).collect())
             .unwrap_or_default()
@@ -680,6 +681,7 @@ pub(super) fn build(
     raw: &RawPaging,
     catalogue: &Catalogue,
     schedules: &BTreeMap<String, Schedule>,
+    live: Arc<LiveSchedules>,
     env: &dyn Fn(&str) -> Option<String>,
     p: &mut Problems,
 ) -> PagingConfig {
@@ -868,7 +870,7 @@ pub(super) fn build(
         Arc::new(EscalationBook {
             policies,
             directory: Arc::new(ConfigDirectory {
-                schedules: schedules.clone(),
+                schedules: live,
                 teams,
                 roles,
                 rules: person_rules,

@@ -34,9 +34,13 @@ pub async fn run(service: Arc<IncidentService>, poll: Duration, cancel: Cancella
         if cancel.is_cancelled() {
             return;
         }
+        // Swaps recorded by other instances.
+        if let Err(e) = super::swaps::reload(&service).await {
+            warn!("reloading shift swaps failed: {e}");
+        }
         let now = service.now();
         let mut wake = now + SignedDuration::try_from(poll).unwrap_or(SignedDuration::from_secs(2));
-        for (id, schedule) in &service.config().schedules {
+        for (id, schedule) in service.config().on_call.snapshot().iter() {
             match check(&service, id, schedule, now).await {
                 Ok(Some(next)) => wake = wake.min(next),
                 Ok(None) => {}

@@ -479,7 +479,7 @@ impl IncidentService {
 
     /// Append to the hash-chained audit log, in the transaction of the change itself. Write
     /// transactions run one at a time, so the chain cannot fork.
-    async fn audit(&self, tx: &mut dyn Tx, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+    pub(crate) async fn audit(&self, tx: &mut dyn Tx, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }

@@ -9,6 +9,7 @@ pub mod intake;
 pub mod outbox;
 pub mod paging;
 pub mod sinks;
+pub mod swaps;
 pub mod sms;
 pub mod timers;
 mod writeset;

@@ -24,7 +24,41 @@ struct Catalogue {
     pages: BTreeMap<String, String>,
     link: BTreeMap<String, String>,
     handover: BTreeMap<String, String>,
+    /// Absent as a whole, it fails loading with the first missing key of [`SMS_KEYS`].
+    #[serde(default)]
+    sms: BTreeMap<String, String>,
 }
+
+/// The templates of `[sms]`, the answers to an SMS reply, each compiled as `sms.<key>`.
+/// Variables, where they apply: `ticket`, `code`, `title`, `name`, `id`, `status`, `action`,
+/// `usage`, `error`.
+pub const SMS_KEYS: &[&str] = &[
+    "unknown_sender",
+    "no_permission",
+    "finished",
+    "unknown_ticket",
+    "not_found",
+    "unavailable",
+    "ambiguous_name",
+    "unknown_name",
+    "acknowledged",
+    "arrived",
+    "reassigned",
+    "declined",
+    "already_acknowledged_by_you",
+    "already_acknowledged_by",
+    "already_acknowledged",
+    "already_on_site",
+    "same_assignee",
+    "no_higher_tier",
+    "not_allowed",
+    "failed",
+    "action_acknowledge",
+    "action_arrive",
+    "action_reassign",
+    "reason_decline",
+    "reason_reassign",
+];
 
 /// A 交接班 notice.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -78,7 +112,7 @@ pub enum MessagesError {
     Parse(&'static str, String),
     #[error("message catalogue {0}: missing {1}")]
     Missing(&'static str, String),
-    #[error("message catalogue {0}: template events.{1}: {2}")]
+    #[error("message catalogue {0}: template {1}: {2}")]
     Template(&'static str, String, String),
 }
 
@@ -89,6 +123,14 @@ impl Messages {
             Language::ZhCn => ("zh-CN", ZH_CN),
             Language::En => ("en", EN),
         };
+        Messages::from_text(name, text, timezone)
+    }
+
+    fn from_text(
+        name: &'static str,
+        text: &str,
+        timezone: jiff::tz::TimeZone,
+    ) -> Result<Messages, MessagesError> {
         let catalogue: Catalogue =
             toml::from_str(text).map_err(|e| MessagesError::Parse(name, e.to_string()))?;
         for s in Severity::ALL {
@@ -119,7 +161,7 @@ impl Messages {
                 .ok_or_else(|| MessagesError::Missing(name, format!("events.{event}")))?
                 .clone();
             env.add_template_owned(event.to_string(), source)
-                .map_err(|e| MessagesError::Template(name, event.to_string(), e.to_string()))?;
+                .map_err(|e| MessagesError::Template(name, format!("events.{event}"), e.to_string()))?;
         }
         for (section, texts) in [("pages", &catalogue.pages), ("handover", &catalogue.handover)] {
             for key in ["text", "subject"] {
@@ -130,6 +172,15 @@ impl Messages {
                 env.add_template_owned(format!("{section}.{key}"), source)
                     .map_err(|e| MessagesError::Template(name, format!("{section}.{key}"), e.to_string()))?;
             }
+        }
+        for key in SMS_KEYS {
+            let source = catalogue
+                .sms
+                .get(*key)
+                .ok_or_else(|| MessagesError::Missing(name, format!("sms.{key}")))?
+                .clone();
+            env.add_template_owned(format!("sms.{key}"), source)
+                .map_err(|e| MessagesError::Template(name, format!("sms.{key}"), e.to_string()))?;
         }
         Ok(Messages { catalogue, env })
     }
@@ -177,6 +228,16 @@ impl Messages {
                 t.render(minijinja::value::Serde(view))
             })
             .unwrap_or_else(|_| fallback())
+    }
+
+    /// The `[sms]` text `key` (one of [`SMS_KEYS`]) rendered with `ctx`, e.g.
+    /// `m.sms("arrived", context! { ticket => "20261124-007" })`.
+    pub fn sms(&self, key: &str, ctx: minijinja::Value) -> String {
+        match self.env.get_template(&format!("sms.{key}")).and_then(|t| t.render(ctx)) {
+            Ok(text) => text,
+            // Compiled at load; only an unknown key or running out of fuel gets here.
+            Err(e) => format!("sms.{key}: {e}"),
+        }
     }
 
     pub fn error<'a>(&'a self, key: &'a str) -> &'a str {
@@ -263,6 +324,44 @@ mod tests {
                 assert!(m.env.get_template(name).is_ok(), "{name}");
             }
         }
+    }
+
+    #[test]
+    fn both_catalogues_render_every_sms_text() {
+        let known = ["ticket", "code", "title", "name", "id", "status", "action", "usage", "error"];
+        for lang in [Language::ZhCn, Language::En] {
+            let m = Messages::load(lang, jiff::tz::TimeZone::UTC).unwrap();
+            for key in SMS_KEYS {
+                let template = m.env.get_template(&format!("sms.{key}")).unwrap();
+                let unknown: Vec<String> = template
+                    .undeclared_variables(false)
+                    .into_iter()
+                    .filter(|v| !known.contains(&v.as_str()))
+                    .collect();
+                assert!(unknown.is_empty(), "{lang:?} sms.{key} uses {unknown:?}");
+                let ctx = context! {
+                    ticket => "20261124-007", code => "007", title => "无法登录", name => "王强",
+                    id => "wangqiang", status => m.status(Status::Closed), action => "x", usage => "u",
+                    error => "e",
+                };
+                let text = template.render(ctx).unwrap();
+                assert!(!text.trim().is_empty(), "{lang:?} sms.{key}");
+                assert!(!m.sms(key, context! { ticket => "20261124-007" }).is_empty());
+            }
+        }
+        let m = Messages::load(Language::ZhCn, jiff::tz::TimeZone::UTC).unwrap();
+        assert_eq!(
+            m.sms("already_acknowledged_by_you", context! { ticket => "20261124-007" }),
+            "您已确认工单 20261124-007，无需重复确认。"
+        );
+    }
+
+    #[test]
+    fn a_missing_sms_text_fails_loading() {
+        let text = ZH_CN.replace("\narrived = ", "\n# arrived = ");
+        assert_ne!(text, ZH_CN);
+        let err = Messages::from_text("zh-CN", &text, jiff::tz::TimeZone::UTC).err().unwrap();
+        assert!(matches!(&err, MessagesError::Missing("zh-CN", key) if key == "sms.arrived"), "{err}");
     }
 
     #[test]

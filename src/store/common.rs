@@ -16,11 +16,47 @@ use crate::domain::{
 };
 use crate::store::{
     Backend, DueTimer, IncidentFilter, NewOutboxMessage, NewPage, OutboxMessage, OutboxStatus, Page,
-    PageStatus, PageStop, ReceiptKey, Store, StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
+    PageStatus, PageStop, ReceiptKey, ShiftSwap, Store, StoreError, StoreResult, StoreStats, Tx, from_ms, ms,
 };
 
 const PAGE_COLUMNS: &str = "id, incident_id, page_key, person, channel, reason, status, due_at, created_at, \
      sent_at, answered_at, error";
+
+const SWAP_COLUMNS: &str = "id, schedule, person, replaces, starts_at, ends_at, requested_by, approved_by, reason, \
+     created_at, cancelled_at";
+
+#[derive(sqlx::FromRow)]
+struct SwapRow {
+    id: i64,
+    schedule: String,
+    person: String,
+    replaces: Option<String>,
+    starts_at: i64,
+    ends_at: i64,
+    requested_by: Option<String>,
+    approved_by: String,
+    reason: String,
+    created_at: i64,
+    cancelled_at: Option<i64>,
+}
+
+impl SwapRow {
+    fn into_domain(self) -> StoreResult<ShiftSwap> {
+        Ok(ShiftSwap {
+            id: self.id,
+            schedule: self.schedule,
+            person: PersonId(self.person),
+            replaces: self.replaces.map(PersonId),
+            from: from_ms(self.starts_at)?,
+            until: from_ms(self.ends_at)?,
+            requested_by: self.requested_by.map(PersonId),
+            approved_by: PersonId(self.approved_by),
+            reason: self.reason,
+            created_at: from_ms(self.created_at)?,
+            cancelled_at: self.cancelled_at.map(from_ms).transpose()?,
+        })
+    }
+}
 
 const SILENCE_COLUMNS: &str = "id, matcher, reason, created_by, starts_at, ends_at, ended_at";
 
@@ -539,6 +575,14 @@ impl Store for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn shift_swaps(&self, ends_after: Timestamp) -> StoreResult<Vec<ShiftSwap>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {SWAP_COLUMNS} FROM schedule_overrides WHERE ends_at > $1 AND cancelled_at IS NULL ORDER BY id"
+        ));
+        let rows: Vec<SwapRow> = sqlx::query_as(sql).bind(ms(ends_after)).fetch_all(&self.reader).await?;
+        rows.into_iter().map(SwapRow::into_domain).collect()
+    }
+
     async fn last_handover(&self, schedule: &str) -> StoreResult<Option<Timestamp>> {
         let at: Option<i64> = sqlx::query_scalar("SELECT MAX(at) FROM handovers WHERE schedule = $1")
             .bind(schedule)
@@ -867,6 +911,38 @@ impl Tx for SqlTx {
         ));
         let rows: Vec<SilenceRow> = sqlx::query_as(sql).bind(ms(now)).fetch_all(&mut *self.tx).await?;
         rows.into_iter().map(SilenceRow::into_domain).collect()
+    }
+
+    async fn insert_shift_swap(&mut self, swap: &ShiftSwap) -> StoreResult<ShiftSwap> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO schedule_overrides (schedule, person, replaces, starts_at, ends_at, requested_by, \
+             approved_by, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {SWAP_COLUMNS}"
+        ));
+        let row: SwapRow = sqlx::query_as(sql)
+            .bind(&swap.schedule)
+            .bind(&swap.person.0)
+            .bind(swap.replaces.as_ref().map(|p| p.0.clone()))
+            .bind(ms(swap.from))
+            .bind(ms(swap.until))
+            .bind(swap.requested_by.as_ref().map(|p| p.0.clone()))
+            .bind(&swap.approved_by.0)
+            .bind(&swap.reason)
+            .bind(ms(swap.created_at))
+            .fetch_one(&mut *self.tx)
+            .await?;
+        row.into_domain()
+    }
+
+    async fn cancel_shift_swap(&mut self, schedule: &str, id: i64, at: Timestamp) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE schedule_overrides SET cancelled_at = $1 WHERE id = $2 AND schedule = $3 AND cancelled_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(id)
+        .bind(schedule)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn record_handover(&mut self, schedule: &str, at: Timestamp, now: Timestamp) -> StoreResult<bool> {

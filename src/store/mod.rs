@@ -238,6 +238,9 @@ pub trait Store: Send + Sync + 'static {
     /// The latest shift change of a schedule that was announced.
     async fn last_handover(&self, schedule: &str) -> StoreResult<Option<Timestamp>>;
 
+    /// Shift swaps not cancelled that end after `ends_after`, oldest first.
+    async fn shift_swaps(&self, ends_after: Timestamp) -> StoreResult<Vec<ShiftSwap>>;
+
     /// Silences, newest first; only those not over at `active_at` when given.
     async fn silences(&self, active_at: Option<Timestamp>) -> StoreResult<Vec<Silence>>;
 }
@@ -322,6 +325,24 @@ pub struct PageStop {
     pub answered_by: Option<PersonId>,
 }
 
+/// 换班: a shift swap recorded at runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShiftSwap {
+    pub id: i64,
+    pub schedule: String,
+    /// Who is on call instead.
+    pub person: PersonId,
+    /// Whom they replace; absent: whoever is on call.
+    pub replaces: Option<PersonId>,
+    pub from: Timestamp,
+    pub until: Timestamp,
+    pub requested_by: Option<PersonId>,
+    pub approved_by: PersonId,
+    pub reason: String,
+    pub created_at: Timestamp,
+    pub cancelled_at: Option<Timestamp>,
+}
+
 /// A delivery already taken, by the sender's own id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ReceiptKey {
@@ -399,6 +420,10 @@ pub trait Tx: Send {
     async fn end_silence(&mut self, id: i64, at: Timestamp) -> StoreResult<bool>;
     /// Silences running at `now` (for intake).
     async fn active_silences(&mut self, now: Timestamp) -> StoreResult<Vec<Silence>>;
+    /// Record a shift swap (its `id`, `created_at` and `cancelled_at` are ignored); returns it stored.
+    async fn insert_shift_swap(&mut self, swap: &ShiftSwap) -> StoreResult<ShiftSwap>;
+    /// Cancel a swap of that schedule; false if there is none or it was cancelled already.
+    async fn cancel_shift_swap(&mut self, schedule: &str, id: i64, at: Timestamp) -> StoreResult<bool>;
     /// Claim the announcement of a schedule's shift change; false if it was claimed before.
     async fn record_handover(&mut self, schedule: &str, at: Timestamp, now: Timestamp) -> StoreResult<bool>;
     /// How many incidents were opened since `since`, of any system (storm detection).

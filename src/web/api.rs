@@ -166,7 +166,7 @@ pub struct ActionBody {
     to: Option<String>,
 }
 
-fn parse_json<T: for<'de> Deserialize<'de> + Default>(
+pub(super) fn parse_json<T: for<'de> Deserialize<'de> + Default>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let body = body.map_err(|r| {
@@ -196,7 +196,7 @@ fn note(value: Option<String>) -> Option<String> {
 }
 
 /// A required free-text field, cleaned and capped like every text zhiban stores.
-fn required(value: Option<String>, field: &'static str) -> Result<String, ApiError> {
+pub(super) fn required(value: Option<String>, field: &'static str) -> Result<String, ApiError> {
     value
         .map(|v| clean_text(&v, MAX_DESCRIPTION_CHARS))
         .filter(|v| !v.trim().is_empty())

@@ -7,6 +7,7 @@ pub mod error;
 mod health;
 mod links;
 mod oncall;
+mod schedules;
 mod sms;
 mod webhooks;
 
@@ -75,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/silences", get(api::silences).post(api::create_silence))
         .route("/api/v1/handover", post(api::handover))
         .route("/api/v1/oncall", get(oncall::now))
+        .route("/api/v1/schedules/{schedule}/swaps", get(schedules::list).post(schedules::create))
+        .route("/api/v1/schedules/{schedule}/swaps/{id}", axum::routing::delete(schedules::cancel))
         .route("/calendar/{file}", get(oncall::feed))
         .route("/api/v1/silences/{id}", axum::routing::delete(api::end_silence))
         .route("/api/v1/incidents/{ticket}/{action}", post(api::act))

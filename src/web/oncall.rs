@@ -29,7 +29,8 @@ pub async fn now(State(state): State<AppState>, headers: HeaderMap) -> Result<Js
     let secret = state.config.paging.link_secret.as_ref();
     let schedules: Vec<Value> = state
         .config
-        .schedules
+        .on_call
+        .snapshot()
         .iter()
         .map(|(id, schedule)| {
             let on_call: Vec<Value> = schedule
@@ -84,7 +85,8 @@ pub async fn feed(
     if !verify_calendar_token(secret.expose().as_bytes(), id, &person, &token) {
         return ApiError::Unauthorized("the feed token does not match".into()).into_response();
     }
-    let Some(schedule) = state.config.schedules.get(id) else {
+    let schedules = state.config.on_call.snapshot();
+    let Some(schedule) = schedules.get(id) else {
         return ApiError::NotFound(format!("no schedule '{id}'")).into_response();
     };
     let now = state.service.now();

@@ -57,6 +57,7 @@ mod error;
 pub mod ical;
 pub mod import;
 mod index;
+mod live;
 mod overrides;
 mod resolve;
 mod roster;
@@ -73,6 +74,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 pub use error::ScheduleError;
+pub use live::LiveSchedules;
 pub use overrides::Override;
 pub use roster::{RosterShift, ShiftTimes};
 pub use rotation::{Layer, Rotation};

@@ -1,6 +1,8 @@
 //! SMS replies to pages (`1 007`, `到场 007`, `3 007 王强`): who sent it, which incident it means,
-//! and the action taken as that person, answered in Chinese whatever happens.
+//! and the action taken as that person, answered whatever happens, in the words of the message
+//! catalogue's `[sms]` section.
 
+use minijinja::context;
 use tracing::{Instrument as _, info, info_span, warn};
 use zhiban_integrations::sms::PhoneNumber;
 use zhiban_integrations::sms::reply::{self, ReplyAction, TicketRef};
@@ -8,6 +10,7 @@ use zhiban_integrations::sms::reply::{self, ReplyAction, TicketRef};
 use crate::config::{Config, Permission, Person};
 use crate::domain::{Action, Actor, Channel, Incident, PersonId, Status, TicketNo, TransitionError};
 use crate::engine::{ActError, IncidentService};
+use crate::messages::Messages;
 use crate::store::{IncidentFilter, PageStatus, StoreError};
 
 /// How far back a reply's `007` is looked for among the incidents that are still open.
@@ -33,7 +36,7 @@ pub enum ReplyKind {
     Unavailable,
 }
 
-/// The result of a reply: what happened and the answer to send back (zh-CN).
+/// The result of a reply: what happened and the answer to send back (in `server.language`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyOutcome {
     pub kind: ReplyKind,
@@ -88,11 +91,9 @@ pub async fn handle_reply(
 }
 
 async fn handle(service: &IncidentService, config: &Config, from_phone: &str, text: &str) -> ReplyOutcome {
+    let m = service.messages();
     let Some(person) = person_by_phone(config, from_phone) else {
-        return ReplyOutcome::new(
-            ReplyKind::UnknownSender,
-            "本号码未登记为运维值班人员，无法处理回复。如需报障请联系服务台。",
-        );
+        return ReplyOutcome::new(ReplyKind::UnknownSender, m.sms("unknown_sender", context! {}));
     };
     let person_id = PersonId(person.id.clone());
     let with_person = |mut o: ReplyOutcome| {
@@ -104,17 +105,16 @@ async fn handle(service: &IncidentService, config: &Config, from_phone: &str, te
         Err(e) => return with_person(ReplyOutcome::new(ReplyKind::NotUnderstood, e.to_string())),
     };
     if !person.may(Permission::Work) {
-        return with_person(ReplyOutcome::new(ReplyKind::Refused, "您没有处理工单的权限，回复未执行。"));
+        return with_person(ReplyOutcome::new(ReplyKind::Refused, m.sms("no_permission", context! {})));
     }
     let incident = match find_incident(service, &person_id, &parsed.ticket).await {
         Ok(Found::Open(incident)) => incident,
         Ok(Found::Finished(incident)) => {
             let mut o = ReplyOutcome::new(
                 ReplyKind::Refused,
-                format!(
-                    "工单 {} 当前状态为「{}」，无需再操作。",
-                    incident.ticket,
-                    status_zh(incident.status)
+                m.sms(
+                    "finished",
+                    context! { ticket => incident.ticket.to_string(), status => m.status(incident.status) },
                 ),
             );
             o.ticket = Some(incident.ticket);
@@ -123,20 +123,26 @@ async fn handle(service: &IncidentService, config: &Config, from_phone: &str, te
         Ok(Found::Nothing) => {
             return with_person(ReplyOutcome::new(
                 ReplyKind::UnknownTicket,
-                format!("未找到发给您的未完成工单 {}，请核对单号。{}", parsed.ticket, reply::USAGE),
+                m.sms(
+                    "unknown_ticket",
+                    context! { ticket => parsed.ticket.to_string(), usage => reply::USAGE },
+                ),
             ));
         }
-        Err(e) => return with_person(unavailable(&e)),
+        Err(e) => return with_person(unavailable(m, &e)),
     };
     let ticket = incident.ticket;
     let action = match &parsed.action {
         ReplyAction::Acknowledge => Action::Acknowledge,
         ReplyAction::Arrive => Action::ArriveOnSite,
         ReplyAction::Reassign { to: None } => {
-            Action::Decline { reason: "短信回复转派（未指定人员），转下一级".into() }
+            Action::Decline { reason: m.sms("reason_decline", context! {}) }
         }
-        ReplyAction::Reassign { to: Some(name) } => match person_by_name(config, name) {
-            Ok(to) => Action::Reassign { to: PersonId(to.id.clone()), reason: "短信回复转派".into() },
+        ReplyAction::Reassign { to: Some(name) } => match person_by_name(m, config, name) {
+            Ok(to) => Action::Reassign {
+                to: PersonId(to.id.clone()),
+                reason: m.sms("reason_reassign", context! {}),
+            },
             Err(answer) => {
                 let mut o = ReplyOutcome::new(ReplyKind::Refused, answer);
                 o.ticket = Some(ticket);
@@ -144,25 +150,26 @@ async fn handle(service: &IncidentService, config: &Config, from_phone: &str, te
             }
         },
     };
-    let done = done_answer(config, &incident, &action);
+    let done = done_answer(m, config, &incident, &action);
     let result = service.act(ticket, action.clone(), Actor::Person(person_id.clone()), Channel::Sms).await;
     let mut outcome = match result {
         Ok(_) => ReplyOutcome::new(ReplyKind::Done, done),
         Err(ActError::Transition(e)) => {
-            ReplyOutcome::new(ReplyKind::Refused, refusal(config, &incident, &person_id, &action, &e))
+            ReplyOutcome::new(ReplyKind::Refused, refusal(m, config, &incident, &person_id, &action, &e))
         }
-        Err(ActError::NotFound(_)) => {
-            ReplyOutcome::new(ReplyKind::UnknownTicket, format!("未找到工单 {ticket}，请核对单号。"))
-        }
-        Err(ActError::Store(e)) => unavailable(&e),
+        Err(ActError::NotFound(_)) => ReplyOutcome::new(
+            ReplyKind::UnknownTicket,
+            m.sms("not_found", context! { ticket => ticket.to_string() }),
+        ),
+        Err(ActError::Store(e)) => unavailable(m, &e),
     };
     outcome.ticket = Some(ticket);
     with_person(outcome)
 }
 
-fn unavailable(e: &StoreError) -> ReplyOutcome {
+fn unavailable(m: &Messages, e: &StoreError) -> ReplyOutcome {
     warn!("an SMS reply could not be handled now: {e}");
-    ReplyOutcome::new(ReplyKind::Unavailable, "系统暂时繁忙，您的回复未能处理，请稍后重试。")
+    ReplyOutcome::new(ReplyKind::Unavailable, m.sms("unavailable", context! {}))
 }
 
 /// The person whose catalogue phone is this number, in any of the forms people write
@@ -181,19 +188,19 @@ fn person_by_phone<'a>(config: &'a Config, from: &str) -> Option<&'a Person> {
 }
 
 /// The person to hand over to, by name (`王强`) or id (`wangqiang`).
-fn person_by_name<'a>(config: &'a Config, name: &str) -> Result<&'a Person, String> {
+fn person_by_name<'a>(m: &Messages, config: &'a Config, name: &str) -> Result<&'a Person, String> {
     let name = name.trim();
     let people = &config.catalogue.people;
     let by_name: Vec<&Person> = people.iter().filter(|p| p.name == name).collect();
     match by_name.as_slice() {
         [one] => return Ok(one),
         [] => {}
-        _ => return Err(format!("有多位名为「{name}」的人员，请改用其编号（如 3 007 {}）。", by_name[0].id)),
+        _ => return Err(m.sms("ambiguous_name", context! { name => name, id => &by_name[0].id })),
     }
     people
         .iter()
         .find(|p| p.id.eq_ignore_ascii_case(name))
-        .ok_or_else(|| format!("未找到名为「{name}」的人员，请核对姓名后重试。"))
+        .ok_or_else(|| m.sms("unknown_name", context! { name => name }))
 }
 
 enum Found {
@@ -254,71 +261,63 @@ fn short_title(title: &str) -> String {
     t
 }
 
-fn done_answer(config: &Config, incident: &Incident, action: &Action) -> String {
-    let ticket = incident.ticket;
-    let code = ticket.seq_text();
+fn done_answer(m: &Messages, config: &Config, incident: &Incident, action: &Action) -> String {
+    let ticket = incident.ticket.to_string();
     match action {
-        Action::Acknowledge => {
-            format!("已确认工单 {ticket}（{}）。到场后请回复 2 {code}。", short_title(&incident.title))
-        }
-        Action::ArriveOnSite => format!("已记录到场：工单 {ticket}。"),
-        Action::Reassign { to, .. } => format!("工单 {ticket} 已转派给 {}。", name_of(config, to)),
-        _ => format!("工单 {ticket} 已转交下一级值班人员。"),
+        Action::Acknowledge => m.sms(
+            "acknowledged",
+            context! { ticket, title => short_title(&incident.title), code => incident.ticket.seq_text() },
+        ),
+        Action::ArriveOnSite => m.sms("arrived", context! { ticket }),
+        Action::Reassign { to, .. } => m.sms("reassigned", context! { ticket, name => name_of(config, to) }),
+        _ => m.sms("declined", context! { ticket }),
     }
 }
 
 /// Why the action was not taken, politely; "already done" is not an error to the engineer.
 fn refusal(
+    m: &Messages,
     config: &Config,
     incident: &Incident,
     person: &PersonId,
     action: &Action,
     error: &TransitionError,
 ) -> String {
-    let ticket = incident.ticket;
+    let ticket = incident.ticket.to_string();
     let owner = incident.assignee.as_ref();
     match (action, error) {
         (Action::Acknowledge, TransitionError::NotAllowed { from, .. }) if from.is_open() => match owner {
-            Some(p) if p == person => format!("您已确认工单 {ticket}，无需重复确认。"),
-            Some(p) => format!("工单 {ticket} 已由 {} 确认，无需重复确认。", name_of(config, p)),
-            None => format!("工单 {ticket} 已有人确认，无需重复确认。"),
+            Some(p) if p == person => m.sms("already_acknowledged_by_you", context! { ticket }),
+            Some(p) => m.sms("already_acknowledged_by", context! { ticket, name => name_of(config, p) }),
+            None => m.sms("already_acknowledged", context! { ticket }),
         },
         (Action::ArriveOnSite, TransitionError::NotAllowed { from: Status::OnSite, .. }) => {
-            format!("工单 {ticket} 已记录到场，无需重复回复。")
+            m.sms("already_on_site", context! { ticket })
         }
         (_, TransitionError::SameAssignee(p)) => {
-            format!("工单 {ticket} 已由 {} 负责，无需转派。", name_of(config, p))
+            m.sms("same_assignee", context! { ticket, name => name_of(config, p) })
         }
         (_, TransitionError::NoHigherTier) => {
-            format!("工单 {ticket} 没有更高一级可转交，请回复 3 {} 姓名 指定转派人员。", ticket.seq_text())
+            m.sms("no_higher_tier", context! { ticket, code => incident.ticket.seq_text() })
         }
-        (_, TransitionError::NotAllowed { from, .. }) => {
-            format!("工单 {ticket} 当前状态为「{}」，不能{}。", status_zh(*from), action_zh(action))
+        (_, TransitionError::NotAllowed { from, .. }) => m.sms(
+            "not_allowed",
+            context! { ticket, status => m.status(*from), action => action_text(m, action) },
+        ),
+        (_, other) => {
+            m.sms("failed", context! { ticket, action => action_text(m, action), error => other.to_string() })
         }
-        (_, other) => format!("工单 {ticket} 无法{}：{other}", action_zh(action)),
     }
 }
 
-fn action_zh(action: &Action) -> &'static str {
-    match action {
-        Action::Acknowledge => "确认",
-        Action::ArriveOnSite => "登记到场",
-        _ => "转派",
-    }
-}
-
-fn status_zh(status: Status) -> &'static str {
-    match status {
-        Status::New => "待确认",
-        Status::Reopened => "重新打开",
-        Status::Acknowledged => "已确认",
-        Status::InProgress => "处理中",
-        Status::OnSite => "已到场",
-        Status::Resolved => "已恢复",
-        Status::Closed => "已关闭",
-        Status::Merged => "已合并",
-        Status::Cancelled => "已撤销",
-    }
+/// The name of the action, for "cannot …" answers.
+fn action_text(m: &Messages, action: &Action) -> String {
+    let key = match action {
+        Action::Acknowledge => "action_acknowledge",
+        Action::ArriveOnSite => "action_arrive",
+        _ => "action_reassign",
+    };
+    m.sms(key, context! {})
 }
 
 #[cfg(test)]
