@@ -758,14 +758,10 @@ impl Tx for SqlTx {
     }
 
     async fn cancel_timers(&mut self, timers: &[(IncidentId, TimerKind)]) -> StoreResult<()> {
-        for (incident, kind) in timers {
-            sqlx::query("DELETE FROM timers WHERE incident_id = $1 AND kind = $2")
-                .bind(incident.0)
-                .bind(kind.as_str())
-                .execute(&mut *self.tx)
-                .await?;
+        if timers.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        Ok(dialect::cancel_timers(&mut self.tx, timers).await?)
     }
 
     async fn take_due_timers(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<DueTimer>> {
@@ -816,25 +812,16 @@ impl Tx for SqlTx {
     }
 
     async fn insert_pages(&mut self, pages: &[NewPage], now: Timestamp) -> StoreResult<Vec<Option<i64>>> {
-        let mut ids = Vec::with_capacity(pages.len());
-        for p in pages {
-            let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO pages (incident_id, page_key, person, channel, reason, status, due_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7) ON CONFLICT (incident_id, page_key) DO NOTHING \
-                 RETURNING id",
-            )
-            .bind(p.incident_id.0)
-            .bind(&p.page_key)
-            .bind(&p.person.0)
-            .bind(&p.channel)
-            .bind(serde_json::to_string(&p.reason).expect("a page reason always serializes"))
-            .bind(ms(p.due_at))
-            .bind(ms(now))
-            .fetch_optional(&mut *self.tx)
-            .await?;
-            ids.push(id);
+        if pages.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(ids)
+        // One statement for the set; it returns the rows it inserted in no promised order, so they
+        // are matched back by key. A page already there (or a second one with the same key) gets
+        // `None`, exactly as when each was inserted on its own.
+        let inserted = dialect::insert_pages(&mut self.tx, pages, ms(now)).await?;
+        let mut ids: HashMap<(i64, String), i64> =
+            inserted.into_iter().map(|(id, incident, key)| ((incident, key), id)).collect();
+        Ok(pages.iter().map(|p| ids.remove(&(p.incident_id.0, p.page_key.clone()))).collect())
     }
 
     async fn stop_pages(&mut self, stops: &[PageStop], at: Timestamp) -> StoreResult<()> {

@@ -61,7 +61,7 @@ mod dialect {
         INCIDENT_COLUMNS, IncidentRow, UPSERT_INCIDENTS, escalation_json, labels_json, sla_json,
     };
     use crate::domain::{DedupKey, Incident, IncidentId, TimelineEntry, TimerKind};
-    use crate::store::{NewOutboxMessage, ReceiptKey, ms};
+    use crate::store::{NewOutboxMessage, NewPage, ReceiptKey, ms};
 
     type Tx = Transaction<'static, Db>;
 
@@ -230,6 +230,53 @@ mod dialect {
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+
+    pub async fn cancel_timers(tx: &mut Tx, timers: &[(IncidentId, TimerKind)]) -> Result<(), sqlx::Error> {
+        let incidents: Vec<i64> = timers.iter().map(|(i, _)| i.0).collect();
+        let kinds: Vec<&str> = timers.iter().map(|(_, k)| k.as_str()).collect();
+        sqlx::query(
+            "DELETE FROM timers t USING UNNEST($1::bigint[], $2::text[]) AS u(i, k) \
+             WHERE t.incident_id = u.i AND t.kind = u.k",
+        )
+        .bind(incidents)
+        .bind(kinds)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Returns (id, incident, page key) of the pages inserted.
+    pub async fn insert_pages(
+        tx: &mut Tx,
+        pages: &[NewPage],
+        now: i64,
+    ) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
+        let incidents: Vec<i64> = pages.iter().map(|p| p.incident_id.0).collect();
+        let keys: Vec<&str> = pages.iter().map(|p| p.page_key.as_str()).collect();
+        let people: Vec<&str> = pages.iter().map(|p| p.person.0.as_str()).collect();
+        let channels: Vec<&str> = pages.iter().map(|p| p.channel.as_str()).collect();
+        let reasons: Vec<String> = pages
+            .iter()
+            .map(|p| serde_json::to_string(&p.reason).expect("a page reason always serializes"))
+            .collect();
+        let due: Vec<i64> = pages.iter().map(|p| ms(p.due_at)).collect();
+        sqlx::query_as(
+            "INSERT INTO pages (incident_id, page_key, person, channel, reason, status, due_at, created_at) \
+             SELECT i, k, p, c, r, 'queued', d, $7 \
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) \
+             AS u(i, k, p, c, r, d) \
+             ON CONFLICT (incident_id, page_key) DO NOTHING RETURNING id, incident_id, page_key",
+        )
+        .bind(incidents)
+        .bind(keys)
+        .bind(people)
+        .bind(channels)
+        .bind(reasons)
+        .bind(due)
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await
     }
 
     pub async fn enqueue(tx: &mut Tx, messages: &[NewOutboxMessage]) -> Result<usize, sqlx::Error> {

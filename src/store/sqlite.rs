@@ -45,7 +45,7 @@ mod dialect {
         INCIDENT_COLUMNS, IncidentRow, UPSERT_INCIDENTS, escalation_json, labels_json, sla_json,
     };
     use crate::domain::{DedupKey, Incident, IncidentId, TimelineEntry, TimerKind};
-    use crate::store::{NewOutboxMessage, ReceiptKey, ms};
+    use crate::store::{NewOutboxMessage, NewPage, ReceiptKey, ms};
 
     type Tx = Transaction<'static, Db>;
 
@@ -221,6 +221,46 @@ mod dialect {
             q.build().execute(&mut **tx).await?;
         }
         Ok(())
+    }
+
+    pub async fn cancel_timers(tx: &mut Tx, timers: &[(IncidentId, TimerKind)]) -> Result<(), sqlx::Error> {
+        for chunk in timers.chunks(rows_per_statement(2)) {
+            let mut q: QueryBuilder<Db> =
+                QueryBuilder::new("DELETE FROM timers WHERE (incident_id, kind) IN (");
+            q.push_values(chunk, |mut b, (incident, kind)| {
+                b.push_bind(incident.0).push_bind(kind.as_str());
+            });
+            q.push(")");
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Returns (id, incident, page key) of the pages inserted.
+    pub async fn insert_pages(
+        tx: &mut Tx,
+        pages: &[NewPage],
+        now: i64,
+    ) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
+        let mut inserted = Vec::with_capacity(pages.len());
+        for chunk in pages.chunks(rows_per_statement(7)) {
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(
+                "INSERT INTO pages (incident_id, page_key, person, channel, reason, status, due_at, created_at) ",
+            );
+            q.push_values(chunk, |mut b, p| {
+                b.push_bind(p.incident_id.0)
+                    .push_bind(p.page_key.clone())
+                    .push_bind(p.person.0.clone())
+                    .push_bind(p.channel.clone())
+                    .push_bind(serde_json::to_string(&p.reason).expect("a page reason always serializes"))
+                    .push("'queued'")
+                    .push_bind(ms(p.due_at))
+                    .push_bind(now);
+            });
+            q.push(" ON CONFLICT (incident_id, page_key) DO NOTHING RETURNING id, incident_id, page_key");
+            inserted.extend(q.build_query_as::<(i64, i64, String)>().fetch_all(&mut **tx).await?);
+        }
+        Ok(inserted)
     }
 
     pub async fn enqueue(tx: &mut Tx, messages: &[NewOutboxMessage]) -> Result<usize, sqlx::Error> {
