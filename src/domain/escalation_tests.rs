@@ -454,8 +454,13 @@ fn ending_an_acknowledged_incident_still_stops_later_pages() {
     let (mut incident, _) = open_at(Severity::Two, t0(), &policy);
     incident.apply(Action::Acknowledge, &by("zhang", t0() + mins(1)), &policy).unwrap();
     incident
-        .apply(Action::Reassign { to: person("wang"), reason: String::new() }, &by("zhang", t0() + mins(2)), &policy)
+        .apply(
+            Action::Reassign { to: person("wang"), reason: String::new() },
+            &by("zhang", t0() + mins(2)),
+            &policy,
+        )
         .unwrap();
-    let effects = incident.apply(Action::Resolve { note: None }, &by("wang", t0() + mins(3)), &policy).unwrap();
+    let effects =
+        incident.apply(Action::Resolve { note: None }, &by("wang", t0() + mins(3)), &policy).unwrap();
     assert!(effects.contains(&Effect::StopPages { person: None }), "wang's SMS due at +4m must not go out");
 }

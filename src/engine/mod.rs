@@ -9,8 +9,8 @@ pub mod intake;
 pub mod outbox;
 pub mod paging;
 pub mod sinks;
-pub mod swaps;
 pub mod sms;
+pub mod swaps;
 pub mod timers;
 mod writeset;
 

@@ -21,8 +21,8 @@ use crate::domain::action_link::{self, LinkClaims};
 use crate::domain::escalation::PageReason;
 use crate::domain::{Incident, IncidentId, PersonId, Severity};
 use crate::messages::{Messages, PageView};
-use zhiban_integrations::sms::reply::reply_hint;
 use crate::store::{NewOutboxMessage, NewPage, OutboxMessage, Page, PageStatus, SharedStore, StoreError};
+use zhiban_integrations::sms::reply::reply_hint;
 
 /// One page, rendered, addressed to one person.
 #[derive(Debug, Clone, Serialize)]
@@ -270,7 +270,10 @@ impl Sink for PagingSink {
         };
         if !incident.status.is_open() {
             // Resolved or ended meanwhile: nobody needs waking for it any more.
-            self.store.page_result(id, PageStatus::Cancelled, self.clock.now(), None).await.map_err(unavailable)?;
+            self.store
+                .page_result(id, PageStatus::Cancelled, self.clock.now(), None)
+                .await
+                .map_err(unavailable)?;
             return Ok(());
         }
         let Some(channel) = self.channels.get(&page.channel) else {

@@ -36,9 +36,9 @@ pub struct SwapBody {
 fn instant(state: &AppState, field: &str, text: &str) -> Result<Timestamp, ApiError> {
     text.parse::<Timestamp>()
         .or_else(|_| {
-            text.parse::<jiff::civil::DateTime>().map_err(|_| ()).and_then(|dt| {
-                state.config.server.timezone.to_timestamp(dt).map_err(|_| ())
-            })
+            text.parse::<jiff::civil::DateTime>()
+                .map_err(|_| ())
+                .and_then(|dt| state.config.server.timezone.to_timestamp(dt).map_err(|_| ()))
         })
         .map_err(|_| ApiError::bad_field(field, format!("'{text}' is not a time like 2026-11-27T08:30")))
 }
