@@ -81,6 +81,15 @@ pub struct NotifyRule {
     /// A configured paging channel's name.
     pub channel: String,
     pub after: SignedDuration,
+    /// The levels this rule is for (e.g. SMS at night only for 一级 and 二级); empty = every level.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<Severity>,
+}
+
+impl NotifyRule {
+    pub fn applies_to(&self, severity: Severity) -> bool {
+        self.levels.is_empty() || self.levels.contains(&severity)
+    }
 }
 
 /// Everything escalation needs to know about people, answered at an instant.
@@ -124,11 +133,13 @@ impl EscalationBook {
         people
     }
 
-    /// The pages that reach `people` for one reason, following each person's notification rules.
-    pub fn plan(&self, people: &[PersonId], reason: PageReason, at: Timestamp) -> Vec<PagePlan> {
+    /// The pages that reach `people` about an incident of `severity` for one reason, following
+    /// each person's notification rules for that level.
+    pub fn plan(&self, people: &[PersonId], severity: Severity, reason: PageReason, at: Timestamp) -> Vec<PagePlan> {
         let mut plans = Vec::new();
         for person in people {
-            for (step, rule) in self.directory.notify_rules(person).into_iter().enumerate() {
+            let rules = self.directory.notify_rules(person);
+            for (step, rule) in rules.into_iter().enumerate().filter(|(_, r)| r.applies_to(severity)) {
                 plans.push(PagePlan {
                     person: person.clone(),
                     channel: rule.channel,

@@ -55,11 +55,11 @@ impl Directory for FakeDirectory {
 
     fn notify_rules(&self, p: &PersonId) -> Vec<NotifyRule> {
         if p.0 == "leader" {
-            return vec![NotifyRule { channel: "sms".into(), after: SignedDuration::ZERO }];
+            return vec![NotifyRule { channel: "sms".into(), after: SignedDuration::ZERO, levels: vec![] }];
         }
         vec![
-            NotifyRule { channel: "im".into(), after: SignedDuration::ZERO },
-            NotifyRule { channel: "sms".into(), after: mins(2) },
+            NotifyRule { channel: "im".into(), after: SignedDuration::ZERO, levels: vec![] },
+            NotifyRule { channel: "sms".into(), after: mins(2), levels: vec![Severity::One, Severity::Two, Severity::Three] },
         ]
     }
 }
@@ -463,4 +463,13 @@ fn ending_an_acknowledged_incident_still_stops_later_pages() {
     let effects =
         incident.apply(Action::Resolve { note: None }, &by("wang", t0() + mins(3)), &policy).unwrap();
     assert!(effects.contains(&Effect::StopPages { person: None }), "wang's SMS due at +4m must not go out");
+}
+
+#[test]
+fn a_rule_for_some_levels_pages_only_for_them() {
+    let policy = policy();
+    let (_, effects) = open_at(Severity::Four, t0(), &policy);
+    assert_eq!(pages(&effects), vec![("zhang".into(), "im".into(), t0())], "no SMS for a 四级 fault");
+    let (_, effects) = open_at(Severity::Three, t0(), &policy);
+    assert_eq!(pages(&effects).len(), 2);
 }

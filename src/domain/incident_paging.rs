@@ -143,7 +143,7 @@ impl Incident {
             state.tier_paged_at = Some(at);
             let reason = PageReason::Tier { run: state.run, tier, cycle, round: 0 };
             effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
-            effects.extend(book.plan(&people, reason, at).into_iter().map(Effect::Page));
+            effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
             effects.push(Effect::ArmTimer { kind: TimerKind::Escalate, due: at + step.ack_timeout });
             match next_repeat(policy, tier, at, 0) {
                 Some(due) => effects.push(Effect::ArmTimer { kind: TimerKind::RepeatPage, due }),
@@ -227,7 +227,7 @@ impl Incident {
                         reason: reason.clone(),
                         people: people.clone(),
                     }));
-                    effects.extend(book.plan(&people, reason, at).into_iter().map(Effect::Page));
+                    effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
                 }
                 true
             }
@@ -286,7 +286,7 @@ impl Incident {
         }
         let reason = PageReason::AtOnce { severity };
         effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
-        effects.extend(book.plan(&people, reason, at).into_iter().map(Effect::Page));
+        effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
     }
 
     pub(super) fn page_reassigned(
@@ -300,7 +300,7 @@ impl Incident {
         let reason = PageReason::Reassigned { at };
         let people = vec![to.clone()];
         effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
-        effects.extend(book.plan(&people, reason, at).into_iter().map(Effect::Page));
+        effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
     }
 
     /// 升级 by hand: page the tier above the current one. While nobody has acknowledged, the
@@ -328,7 +328,7 @@ impl Incident {
         } else {
             let reason = PageReason::Manual { tier, at };
             effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
-            effects.extend(book.plan(&people, reason, at).into_iter().map(Effect::Page));
+            effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
         }
         if let Some(state) = self.escalation.as_mut() {
             state.tier = tier;

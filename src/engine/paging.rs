@@ -217,18 +217,27 @@ impl PagingSink {
         let now = self.clock.now();
         self.store.page_result(page.id, PageStatus::Failed, now, Some(error)).await?;
         let Some(book) = self.config.paging.book.as_deref() else { return Ok(()) };
+        let mut tx = self.store.begin().await?;
+        let Some(incident) = tx.lock_incidents(&[page.incident_id]).await?.pop() else { return Ok(()) };
+        // A page of the escalation matters until someone acknowledges; one that hands the
+        // incident to a person (转派, 升级 by hand) until it is resolved.
+        let still_needed = match page.reason {
+            PageReason::Tier { .. } | PageReason::AtOnce { .. } => incident.status.awaits_ack(),
+            PageReason::Reassigned { .. } | PageReason::Manual { .. } => incident.status.is_open(),
+        };
+        if !still_needed {
+            return Ok(());
+        }
         let rules = book.directory.notify_rules(&page.person);
-        let Some(next) =
-            rules.iter().skip_while(|r| r.channel != page.channel).find(|r| r.channel != page.channel)
+        let Some(next) = rules
+            .iter()
+            .filter(|r| r.applies_to(incident.severity))
+            .skip_while(|r| r.channel != page.channel)
+            .find(|r| r.channel != page.channel)
         else {
             warn!(page = page.id, person = %page.person, "the page failed on the person's last channel");
             return Ok(());
         };
-        let mut tx = self.store.begin().await?;
-        let Some(incident) = tx.lock_incidents(&[page.incident_id]).await?.pop() else { return Ok(()) };
-        if !incident.status.awaits_ack() {
-            return Ok(());
-        }
         let new = NewPage {
             incident_id: page.incident_id,
             page_key: format!("{}:failover:{}", page.page_key, next.channel),

@@ -50,6 +50,9 @@ pub struct RawRule {
     /// How long after the page this channel is used ("0", "2m").
     #[serde(default)]
     after: Option<String>,
+    /// Only for these levels (1-4); absent: every level.
+    #[serde(default)]
+    levels: Vec<Severity>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,7 +252,7 @@ fn rules(p: &mut Problems, key: &str, raw: &[RawRule], channels: &HashSet<String
                 None => continue,
             },
         };
-        out.push(NotifyRule { channel: r.channel.clone(), after });
+        out.push(NotifyRule { channel: r.channel.clone(), after, levels: r.levels.clone() });
     }
     out
 }
