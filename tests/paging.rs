@@ -455,6 +455,9 @@ async fn shift_changes_are_handed_over_and_feeds_show_duty(backend: Backend) {
     assert_eq!(desk["on_call"][0]["person"], "lina", "{oncall:#}");
     assert_eq!(desk["next_handoff"], "2026-11-25T00:30:00Z");
     let feed = desk["my_feed"].as_str().unwrap().replace("http://zhiban.test", &app.base);
+    let board =
+        app.http.get(app.url("/")).basic_auth("x", Some(LEADER)).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("当前值班") && board.contains("值班台") && board.contains("李娜"), "{board}");
 
     // Zhang Wei's feed lists his shifts, and parses as iCalendar.
     let r = app.http.get(&feed).send().await.unwrap();

@@ -135,7 +135,13 @@ impl EscalationBook {
 
     /// The pages that reach `people` about an incident of `severity` for one reason, following
     /// each person's notification rules for that level.
-    pub fn plan(&self, people: &[PersonId], severity: Severity, reason: PageReason, at: Timestamp) -> Vec<PagePlan> {
+    pub fn plan(
+        &self,
+        people: &[PersonId],
+        severity: Severity,
+        reason: PageReason,
+        at: Timestamp,
+    ) -> Vec<PagePlan> {
         let mut plans = Vec::new();
         for person in people {
             let rules = self.directory.notify_rules(person);

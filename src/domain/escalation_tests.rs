@@ -59,7 +59,11 @@ impl Directory for FakeDirectory {
         }
         vec![
             NotifyRule { channel: "im".into(), after: SignedDuration::ZERO, levels: vec![] },
-            NotifyRule { channel: "sms".into(), after: mins(2), levels: vec![Severity::One, Severity::Two, Severity::Three] },
+            NotifyRule {
+                channel: "sms".into(),
+                after: mins(2),
+                levels: vec![Severity::One, Severity::Two, Severity::Three],
+            },
         ]
     }
 }

@@ -227,7 +227,8 @@ impl Incident {
                         reason: reason.clone(),
                         people: people.clone(),
                     }));
-                    effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
+                    effects
+                        .extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
                 }
                 true
             }

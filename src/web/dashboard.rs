@@ -152,7 +152,47 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Respons
     };
     let open: Vec<Row> = open.iter().map(|i| row(&state, i)).collect();
     let recent: Vec<Row> = recent.iter().map(|i| row(&state, i)).collect();
-    render(&state, "incidents.html", &me, context! { open => Serde(&open), recent => Serde(&recent) })
+    // 当前值班: who answers now, for leaders glancing at the board.
+    let now = state.service.now();
+    let on_call: Vec<OnCallRow> = state
+        .config
+        .on_call
+        .snapshot()
+        .values()
+        .map(|s| {
+            let people = s.on_call_at(now);
+            OnCallRow {
+                schedule: s.name().to_string(),
+                until: people.iter().filter_map(|p| p.end).min().map(|t| local_time(&state, t)),
+                people: people
+                    .iter()
+                    .map(|p| OnCallPerson {
+                        name: state.service.person_name(&crate::domain::PersonId(p.person.clone())),
+                        phone: state.config.catalogue.person(&p.person).and_then(|x| x.phone.clone()),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    render(
+        &state,
+        "incidents.html",
+        &me,
+        context! { open => Serde(&open), recent => Serde(&recent), on_call => Serde(&on_call) },
+    )
+}
+
+#[derive(Serialize)]
+struct OnCallRow {
+    schedule: String,
+    people: Vec<OnCallPerson>,
+    until: Option<String>,
+}
+
+#[derive(Serialize)]
+struct OnCallPerson {
+    name: String,
+    phone: Option<String>,
 }
 
 #[derive(Serialize)]
