@@ -393,6 +393,14 @@ async fn a_storm_pages_once_with_its_size(backend: Backend) {
     assert_eq!(follower["escalation"]["status"]["state"], "held", "{follower:#}");
     assert_eq!(follower["escalation"]["status"]["hold"]["lead"], tickets[3]);
     assert!(pages(&app, &tickets[5]).await.is_empty());
+    // Acknowledging the storm's page acknowledges the incidents it holds, not the earlier ones.
+    let (status, body) =
+        app.post(&format!("/api/v1/incidents/{}/acknowledge", tickets[3]), ENGINEER, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    for t in &tickets[4..] {
+        assert_eq!(app.incident(t).await["status"], "acknowledged", "{t}");
+    }
+    assert_eq!(app.incident(&tickets[2]).await["status"], "new");
     // A 一级 fault in the middle of a storm still pages on its own.
     open_as(&app, "storm-critical", 1).await;
     wait_paged(&rig.im, 5, "the level-1 page").await;

@@ -52,6 +52,12 @@ CREATE TABLE storms (
     incidents     INTEGER NOT NULL
 );
 CREATE INDEX storms_last_at ON storms (last_at);
+-- The incidents a storm holds (acknowledging the lead acknowledges them).
+CREATE TABLE storm_members (
+    lead_incident INTEGER NOT NULL REFERENCES incidents (id),
+    incident      INTEGER NOT NULL REFERENCES incidents (id),
+    PRIMARY KEY (lead_incident, incident)
+);
 
 -- 交接班: each schedule's shift changes that were announced (one row per change, so that several
 -- instances announce each change once).

@@ -215,6 +215,7 @@ impl IncidentService {
         let mut storm_lead: Option<Option<IncidentId>> = None;
         // Written after the incidents themselves (a storm names its lead incident).
         let mut storm_records: Vec<(IncidentId, u32)> = Vec::new();
+        let mut storm_members: Vec<(IncidentId, IncidentId)> = Vec::new();
         for (report, key) in reports.iter().zip(keys) {
             let rk = receipt_of(report);
             if let Some(rk) = &rk
@@ -292,6 +293,7 @@ impl IncidentService {
                                             }
                                             ws.apply_effects(lead, Vec::new(), &ctx);
                                             storm_records.push((lead, 1));
+                                            storm_members.push((lead, id));
                                         }
                                     }
                                     None => leads_storm = Some(opened as u32 + 1),
@@ -352,6 +354,9 @@ impl IncidentService {
         for (lead, more) in storm_records {
             tx.record_storm(lead, now, more).await?;
         }
+        if !storm_members.is_empty() {
+            tx.add_storm_members(&storm_members).await?;
+        }
         self.audit(tx.as_mut(), audited).await?;
         tx.commit().await?;
         self.wake(touched);
@@ -387,10 +392,29 @@ impl IncidentService {
                 subject: format!("incident:{ticket}"),
                 detail: action.detail(),
             };
+            let action_name = action.name();
             let effects =
                 ws.get_mut(id).expect("just loaded").apply(action, &ctx, &self.config.incidents.lifecycle)?;
             let recorded = ws.apply_effects(id, effects, &ctx);
             self.announce(&mut ws, id, recorded);
+            // Acknowledging the page that summarised an alert storm acknowledges the storm.
+            let leads_storm =
+                ws.get(id).and_then(|i| i.escalation.as_ref()).is_some_and(|e| e.storm.is_some());
+            if matches!(action_name, "acknowledge") && leads_storm {
+                let members = tx.storm_members(id).await?;
+                if !members.is_empty() {
+                    ws.load(tx.lock_incidents(&members).await?);
+                }
+                for member in members {
+                    let Some(incident) = ws.get_mut(member) else { continue };
+                    if let Ok(effects) =
+                        incident.apply(Action::Acknowledge, &ctx, &self.config.incidents.lifecycle)
+                    {
+                        let recorded = ws.apply_effects(member, effects, &ctx);
+                        self.announce(&mut ws, member, recorded);
+                    }
+                }
+            }
             let incident = ws.get(id).expect("tracked").clone();
             let touched = Touched { timers: ws.arms_timers(), outbox: ws.has_messages() };
             ws.flush(tx.as_mut(), ctx.at).await?;

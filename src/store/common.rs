@@ -962,6 +962,29 @@ impl Tx for SqlTx {
         Ok(lead.map(IncidentId))
     }
 
+    async fn add_storm_members(&mut self, members: &[(IncidentId, IncidentId)]) -> StoreResult<()> {
+        for (lead, member) in members {
+            sqlx::query(
+                "INSERT INTO storm_members (lead_incident, incident) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(lead.0)
+            .bind(member.0)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn storm_members(&mut self, lead: IncidentId) -> StoreResult<Vec<IncidentId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT incident FROM storm_members WHERE lead_incident = $1 ORDER BY incident",
+        )
+        .bind(lead.0)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(ids.into_iter().map(IncidentId).collect())
+    }
+
     async fn record_storm(&mut self, lead: IncidentId, at: Timestamp, more: u32) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO storms (lead_incident, started_at, last_at, incidents) VALUES ($1, $2, $2, $3) \

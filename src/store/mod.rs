@@ -432,6 +432,10 @@ pub trait Tx: Send {
     async fn current_storm(&mut self, since: Timestamp) -> StoreResult<Option<IncidentId>>;
     /// Start a storm led by `lead`, or count `more` incidents into it.
     async fn record_storm(&mut self, lead: IncidentId, at: Timestamp, more: u32) -> StoreResult<()>;
+    /// Note the incidents a storm holds: (lead, member) pairs.
+    async fn add_storm_members(&mut self, members: &[(IncidentId, IncidentId)]) -> StoreResult<()>;
+    /// The incidents a storm led by `lead` holds.
+    async fn storm_members(&mut self, lead: IncidentId) -> StoreResult<Vec<IncidentId>>;
 
     /// Messages whose idempotency key exists already are skipped; returns how many were added.
     async fn enqueue(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize>;
