@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span, warn};
 
 use super::clock::Clock;
+use super::paging::PAGING_SINK;
 use super::sinks::{DeliveryError, Sink};
 use super::timers::sleep_or_cancel;
 use crate::config::OutboxConfig;
@@ -56,7 +57,12 @@ impl Dispatcher {
                 // them back for its full length.
                 let mut lanes: Vec<Vec<&OutboxMessage>> = Vec::new();
                 for m in &batch {
-                    match lanes.iter_mut().find(|l| l[0].sink == m.sink && l[0].incident_id == m.incident_id)
+                    // Pages need no order among themselves: each goes out on its own, so that a
+                    // failing SMS gateway never holds back the next tier's IM page.
+                    let ordered = m.sink != PAGING_SINK;
+                    match lanes
+                        .iter_mut()
+                        .find(|l| ordered && l[0].sink == m.sink && l[0].incident_id == m.incident_id)
                     {
                         Some(lane) => lane.push(m),
                         None => lanes.push(vec![m]),
