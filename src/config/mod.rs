@@ -426,6 +426,8 @@ pub struct Config {
     pub schedules: BTreeMap<String, crate::domain::schedule::Schedule>,
     /// The same with the shift swaps recorded at runtime: what paging, handover and feeds use.
     pub on_call: Arc<crate::domain::schedule::LiveSchedules>,
+    /// Schedule id → the sinks of its 交接班 notices (else every sink subscribed to `handover`).
+    pub handover_sinks: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -839,8 +841,12 @@ fn validate(
         });
     }
 
+    let sink_names: Vec<&str> = sinks.iter().map(|s: &SinkConfig| s.name.as_str()).collect();
+    let handover_sinks = schedule::handover_sinks(&raw.schedules, &sink_names, p);
+
     Config {
         file: path.to_path_buf(),
+        handover_sinks,
         server: ServerConfig {
             listen,
             public_url,

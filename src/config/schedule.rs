@@ -34,6 +34,33 @@ pub(super) struct RawSchedule {
     /// Shift name → "HH:MM-HH:MM", added to (or replacing) the built-in 白班, 夜班, 全天 ….
     #[serde(default)]
     shift_times: BTreeMap<String, String>,
+    /// The notification sinks (the team's group) that get this schedule's 交接班 notices; absent:
+    /// every sink subscribed to `handover`.
+    #[serde(default)]
+    handover_sinks: Vec<String>,
+}
+
+/// Schedule id → the sinks named for its handover notices, each checked against the configured
+/// sinks.
+pub(super) fn handover_sinks(
+    raw: &[RawSchedule],
+    sinks: &[&str],
+    p: &mut Problems,
+) -> BTreeMap<String, Vec<String>> {
+    for (i, r) in raw.iter().enumerate() {
+        for (j, name) in r.handover_sinks.iter().enumerate() {
+            if !sinks.contains(&name.as_str()) {
+                p.add(
+                    format!("schedules[{i}].handover_sinks[{j}]"),
+                    format!("no notification sink is named '{name}'"),
+                );
+            }
+        }
+    }
+    raw.iter()
+        .filter(|r| !r.handover_sinks.is_empty())
+        .map(|r| (r.id.clone(), r.handover_sinks.clone()))
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -148,7 +148,12 @@ async fn announce_inner(
     let key = format!("handover:{id}:{}", at.as_millisecond());
     let now = service.now();
     let mut outbox = Vec::new();
-    for sink in config.sinks.iter().filter(|s| s.events.iter().any(|e| e == HANDOVER_EVENT)) {
+    let named = config.handover_sinks.get(id);
+    let wanted = |s: &&crate::config::SinkConfig| match named {
+        Some(names) => names.contains(&s.name),
+        None => s.events.iter().any(|e| e == HANDOVER_EVENT),
+    };
+    for sink in config.sinks.iter().filter(wanted) {
         outbox.push(NewOutboxMessage {
             idempotency_key: format!("{key}:sink:{}", sink.name),
             incident_id: None,
