@@ -123,12 +123,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig { file } => match Config::load(&file, &env_var) {
             Ok(config) => {
                 println!(
-                    "{}: OK — {} units, {} systems, {} people, {} teams, sources: {}",
+                    "{}: OK — {} units, {} systems, {} people, {} teams, {} schedules, {} escalation policies, paging channels: {}, sources: {}",
                     file.display(),
                     config.catalogue.units.len(),
                     config.catalogue.systems.len(),
                     config.catalogue.people.len(),
                     config.catalogue.teams.len(),
+                    config.schedules.len(),
+                    config.paging.book.as_ref().map_or(0, |b| b.policies.len()),
+                    config.paging.channels.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
                     config.sources.keys().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
                 );
                 for warning in &config.warnings {
