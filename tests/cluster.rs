@@ -119,3 +119,84 @@ async fn two_instances_one_killed_lose_nothing_and_fire_timers_once() {
     assert!(receiver.record.lock().unwrap().signatures_ok);
     b.kill().await.unwrap();
 }
+
+/// Paging on two instances, one killed while tiers escalate: every incident pages each tier once
+/// (its Paged entries), and every page reaches the channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_escalate_each_tier_once() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let channel = Receiver::start().await;
+    channel.record.lock().unwrap().delay = Duration::from_millis(20);
+    let knobs = Knobs { lease_seconds: 3, send_timeout_seconds: 2, ..Default::default() };
+    let text = format!(
+        r#"{base}
+[paging]
+default_policy = "fast"
+default_rules = [{{ channel = "gw" }}]
+
+[[paging.channels]]
+name = "gw"
+kind = "webhook"
+url = "{url}"
+secret = "test-sink-secret-0001"
+
+[[paging.policies]]
+id = "fast"
+name = "快速升级"
+[[paging.policies.tiers]]
+targets = ["person:zhangwei"]
+ack_timeout = "2s"
+[[paging.policies.tiers]]
+targets = ["person:leader"]
+ack_timeout = "1h"
+"#,
+        base = config_text(&db.url, &knobs),
+        url = channel.url,
+    );
+    let file = db.dir.path().join("paging.toml");
+    std::fs::write(&file, text).unwrap();
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = spawn_instance(&file, port_a, &db.dir.path().join("a.log"));
+    let mut b = spawn_instance(&file, port_b, &db.dir.path().join("b.log"));
+    let http = reqwest::Client::new();
+    wait_ready(&http, port_a).await;
+    wait_ready(&http, port_b).await;
+
+    for n in 0..30 {
+        report(&http, if n % 2 == 0 { port_a } else { port_b }, n).await;
+    }
+    // Kill A once the second tier starts paging.
+    eventually(Duration::from_secs(20), "the first tier-2 page", || async {
+        channel.bodies().iter().any(|b| b["person"] == "leader")
+    })
+    .await;
+    a.kill().await.unwrap();
+    eventually(Duration::from_secs(60), "both tiers of every incident paged", || async {
+        channel.distinct() == 60
+    })
+    .await;
+
+    let base = format!("http://127.0.0.1:{port_b}");
+    let r = http.get(format!("{base}/api/v1/incidents?limit=500")).bearer_auth(ADMIN).send().await.unwrap();
+    let incidents = r.json::<serde_json::Value>().await.unwrap()["incidents"].as_array().unwrap().clone();
+    assert_eq!(incidents.len(), 30);
+    for incident in incidents {
+        let ticket = incident["ticket"].as_str().unwrap();
+        let r =
+            http.get(format!("{base}/api/v1/incidents/{ticket}")).bearer_auth(ADMIN).send().await.unwrap();
+        let detail: serde_json::Value = r.json().await.unwrap();
+        let paged: Vec<u64> = detail["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "paged")
+            .map(|e| e["reason"]["tier"].as_u64().unwrap())
+            .collect();
+        assert_eq!(paged, [0, 1], "{ticket}: each tier paged once");
+    }
+    let (total, distinct) = (channel.total() as usize, channel.distinct());
+    println!("page deliveries: {total} for {distinct} pages");
+    assert!(total - distinct <= 16, "only pages in flight in the killed instance may arrive twice");
+    assert!(channel.record.lock().unwrap().signatures_ok);
+    b.kill().await.unwrap();
+}
