@@ -180,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => bench::run(args).await,
         Command::Classify(args) => classify::run(args),
-        Command::Oncall(args) => oncall::run(args),
+        Command::Oncall(args) => oncall::run(args).await,
         Command::Audit { what: AuditWhat::Verify { config } } => {
             let config = match load(&config) {
                 Ok(c) => c,

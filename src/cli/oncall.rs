@@ -1,5 +1,6 @@
 //! `zhiban oncall`: who is on call (值班) now or at a time, and schedule exports (iCalendar, CSV).
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,27 +74,51 @@ struct ExportArgs {
     config: PathBuf,
 }
 
-fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
-    Config::load(path, &|k| std::env::var(k).ok()).map_err(|e| {
+async fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    let config = Config::load(path, &|k| std::env::var(k).ok()).map_err(|e| {
         eprint!("{e}");
         ExitCode::from(2)
-    })
+    })?;
+    // Shift swaps recorded at runtime live in the database; show them too when it is there.
+    if let Err(e) = merge_swaps(&config).await {
+        eprintln!(
+            "zhiban: warning: shift swaps recorded at runtime were not read ({e}); showing the configured schedules"
+        );
+    }
+    Ok(config)
 }
 
-pub fn run(args: OncallArgs) -> anyhow::Result<ExitCode> {
+async fn merge_swaps(config: &Config) -> anyhow::Result<()> {
+    let url = std::env::var("ZHIBAN_DATABASE_URL").unwrap_or_else(|_| config.database_url.clone());
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let file = path.split('?').next().unwrap_or(path);
+        if !std::path::Path::new(file).exists() {
+            // No database yet: nothing was recorded (and a CLI lookup must not create one).
+            return Ok(());
+        }
+    }
+    let store = crate::store::connect(&url).await?;
+    crate::engine::swaps::load_into(store.as_ref(), &config.on_call, Timestamp::now()).await?;
+    Ok(())
+}
+
+pub async fn run(args: OncallArgs) -> anyhow::Result<ExitCode> {
     match args.what {
-        What::Now(query) => show(&query, None),
-        What::At { time, query } => show(&query, Some(&time)),
-        What::Export(export) => export_shifts(&export),
+        What::Now(query) => show(&query, None).await,
+        What::At { time, query } => show(&query, Some(&time)).await,
+        What::Export(export) => export_shifts(&export).await,
     }
 }
 
 /// The schedules asked for, or an error naming the ones there are.
-fn pick<'c>(config: &'c Config, id: Option<&str>) -> Result<Vec<&'c Schedule>, String> {
+fn pick<'c>(
+    schedules: &'c BTreeMap<String, Schedule>,
+    id: Option<&str>,
+) -> Result<Vec<&'c Schedule>, String> {
     match id {
-        None => Ok(config.schedules.values().collect()),
-        Some(id) => config.schedules.get(id).map(|s| vec![s]).ok_or_else(|| {
-            let known: Vec<&str> = config.schedules.keys().map(String::as_str).collect();
+        None => Ok(schedules.values().collect()),
+        Some(id) => schedules.get(id).map(|s| vec![s]).ok_or_else(|| {
+            let known: Vec<&str> = schedules.keys().map(String::as_str).collect();
             format!(
                 "no schedule '{id}' (schedules: {})",
                 if known.is_empty() { "none".into() } else { known.join(", ") }
@@ -114,8 +139,8 @@ fn parse_time(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     tz.to_timestamp(civil).map_err(|e| e.to_string())
 }
 
-fn show(query: &Query, time: Option<&str>) -> anyhow::Result<ExitCode> {
-    let config = match load(&query.config) {
+async fn show(query: &Query, time: Option<&str>) -> anyhow::Result<ExitCode> {
+    let config = match load(&query.config).await {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
@@ -127,7 +152,8 @@ fn show(query: &Query, time: Option<&str>) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let schedules = match pick(&config, query.schedule.as_deref()) {
+    let live = config.on_call.snapshot();
+    let schedules = match pick(&live, query.schedule.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("zhiban: {e}");
@@ -181,12 +207,13 @@ fn why_text(config: &Config, why: &Why) -> String {
     }
 }
 
-fn export_shifts(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let config = match load(&args.config) {
+async fn export_shifts(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let config = match load(&args.config).await {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let schedule = match pick(&config, Some(&args.schedule)) {
+    let live = config.on_call.snapshot();
+    let schedule = match pick(&live, Some(&args.schedule)) {
         Ok(s) => s[0],
         Err(e) => {
             eprintln!("zhiban: {e}");

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use tracing::warn;
 
 use super::incidents::IncidentService;
 use crate::domain::Actor;
 use crate::domain::audit::AuditEntry;
-use crate::domain::schedule::{Override, ScheduleError};
-use crate::store::{ShiftSwap, StoreError};
+use crate::domain::schedule::{LiveSchedules, Override, ScheduleError};
+use crate::store::{ShiftSwap, Store, StoreError};
 
 /// Swaps that ended longer ago than this no longer matter (the feeds look two weeks back).
 const KEEP: SignedDuration = SignedDuration::from_hours(24 * 15);
@@ -41,9 +41,9 @@ pub fn to_override(swap: &ShiftSwap) -> Result<Override, ScheduleError> {
     Ok(o.approved_by(swap.approved_by.0.clone()).because(swap.reason.clone()))
 }
 
-/// Read the swaps and merge them into the live schedules.
-pub async fn reload(service: &IncidentService) -> Result<(), StoreError> {
-    let swaps = service.store().shift_swaps(service.now() - KEEP).await?;
+/// Read the swaps that still matter and merge them into the live schedules.
+pub async fn load_into(store: &dyn Store, live: &LiveSchedules, now: Timestamp) -> Result<(), StoreError> {
+    let swaps = store.shift_swaps(now - KEEP).await?;
     let mut by_schedule: BTreeMap<String, Vec<Override>> = BTreeMap::new();
     for swap in &swaps {
         match to_override(swap) {
@@ -51,8 +51,13 @@ pub async fn reload(service: &IncidentService) -> Result<(), StoreError> {
             Err(e) => warn!(swap = swap.id, "a stored shift swap is not valid: {e}"),
         }
     }
-    service.config().on_call.set_overrides(&by_schedule);
+    live.set_overrides(&by_schedule);
     Ok(())
+}
+
+/// Reload the swaps (after a change here, or one made by another instance).
+pub async fn reload(service: &IncidentService) -> Result<(), StoreError> {
+    load_into(service.store().as_ref(), &service.config().on_call, service.now()).await
 }
 
 /// Record a swap approved by `by`; audited.
@@ -111,8 +116,6 @@ pub async fn cancel(
 
 #[cfg(test)]
 mod tests {
-    use jiff::Timestamp;
-
     use super::*;
     use crate::domain::PersonId;
 
