@@ -38,6 +38,25 @@ async fn wait_ready(http: &reqwest::Client, port: u16) {
     .await;
 }
 
+struct Pair {
+    a: Child,
+    b: Child,
+    port_a: u16,
+    port_b: u16,
+    http: reqwest::Client,
+}
+
+/// Two instances of the binary on one database, both ready.
+async fn start_pair(db: &TestDb, config: &std::path::Path) -> Pair {
+    let (port_a, port_b) = (free_port(), free_port());
+    let a = spawn_instance(config, port_a, &db.dir.path().join("a.log"));
+    let b = spawn_instance(config, port_b, &db.dir.path().join("b.log"));
+    let http = reqwest::Client::new();
+    wait_ready(&http, port_a).await;
+    wait_ready(&http, port_b).await;
+    Pair { a, b, port_a, port_b, http }
+}
+
 async fn report(http: &reqwest::Client, port: u16, n: usize) {
     let body = json!({"title": format!("基层院{n}号 审判系统无法登录"), "dedup_key": format!("cluster-{n}")});
     let r = http
@@ -63,12 +82,7 @@ async fn two_instances_one_killed_lose_nothing_and_fire_timers_once() {
         ..Default::default()
     };
     let file = config_file(db.dir.path(), &db.url, &knobs);
-    let (port_a, port_b) = (free_port(), free_port());
-    let mut a = spawn_instance(&file, port_a, &db.dir.path().join("a.log"));
-    let mut b = spawn_instance(&file, port_b, &db.dir.path().join("b.log"));
-    let http = reqwest::Client::new();
-    wait_ready(&http, port_a).await;
-    wait_ready(&http, port_b).await;
+    let Pair { mut a, mut b, port_a, port_b, http } = start_pair(&db, &file).await;
 
     // 40 faults reported through both instances.
     for n in 0..40 {
@@ -155,12 +169,7 @@ ack_timeout = "1h"
     );
     let file = db.dir.path().join("paging.toml");
     std::fs::write(&file, text).unwrap();
-    let (port_a, port_b) = (free_port(), free_port());
-    let mut a = spawn_instance(&file, port_a, &db.dir.path().join("a.log"));
-    let mut b = spawn_instance(&file, port_b, &db.dir.path().join("b.log"));
-    let http = reqwest::Client::new();
-    wait_ready(&http, port_a).await;
-    wait_ready(&http, port_b).await;
+    let Pair { mut a, mut b, port_a, port_b, http } = start_pair(&db, &file).await;
 
     for n in 0..30 {
         report(&http, if n % 2 == 0 { port_a } else { port_b }, n).await;

@@ -253,6 +253,16 @@ pub(super) fn sms_channel(
             p.add(key(name), format!("'{url}' must start with http:// or https://"));
         }
     };
+    // Both clouds take a private deployment's endpoint and a region the same way.
+    let locate = |p: &mut Problems, endpoint: &mut String, region: &mut String| {
+        if let Some(e) = &c.endpoint {
+            http_url(p, "endpoint", e);
+            *endpoint = e.clone();
+        }
+        if let Some(r) = &c.region {
+            *region = r.clone();
+        }
+    };
     let max_chars = c.param_max_chars.unwrap_or(DEFAULT_PARAM_MAX_CHARS);
     if !(4..=500).contains(&max_chars) {
         p.add(key("param_max_chars"), "must be between 4 and 500");
@@ -323,13 +333,7 @@ pub(super) fn sms_channel(
                 sign_name,
                 template_code,
             );
-            if let Some(endpoint) = &c.endpoint {
-                http_url(p, "endpoint", endpoint);
-                config.endpoint = endpoint.clone();
-            }
-            if let Some(region) = &c.region {
-                config.region = region.clone();
-            }
+            locate(p, &mut config.endpoint, &mut config.region);
             let params = match &c.template_params {
                 Some(RawTemplateParams::Named(map)) => map
                     .iter()
@@ -361,13 +365,7 @@ pub(super) fn sms_channel(
                 sign_name,
                 template_id,
             );
-            if let Some(endpoint) = &c.endpoint {
-                http_url(p, "endpoint", endpoint);
-                config.endpoint = endpoint.clone();
-            }
-            if let Some(region) = &c.region {
-                config.region = region.clone();
-            }
+            locate(p, &mut config.endpoint, &mut config.region);
             let params = match &c.template_params {
                 Some(RawTemplateParams::Ordered(list)) => list
                     .iter()
