@@ -75,6 +75,10 @@ impl Metrics {
         for (result, n) in self.deliveries.lock().expect("metrics lock").iter() {
             let _ = writeln!(out, "zhiban_outbox_deliveries_total{{result=\"{result}\"}} {n}");
         }
+        header(&mut out, "zhiban_pages", "gauge", "Pages (呼叫) by status; watch failed and queued.");
+        for (status, n) in &stats.pages_by_status {
+            let _ = writeln!(out, "zhiban_pages{{status=\"{status}\"}} {n}");
+        }
         header(&mut out, "zhiban_timers_pending", "gauge", "Durable timers armed.");
         let _ = writeln!(out, "zhiban_timers_pending {}", stats.timers_pending);
         header(

@@ -219,6 +219,9 @@ async fn tiers_page_at_their_timeouts_and_an_ack_stops_everything(backend: Backe
         .await
         .unwrap();
     assert!(html.contains("呼叫记录") && html.contains("李娜") && html.contains("已取消"), "{html}");
+    let metrics =
+        app.http.get(app.url("/metrics")).bearer_auth(ADMIN).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("zhiban_pages{status=\"cancelled\"} 1"), "{metrics}");
     let incident = app.incident(&ticket).await;
     assert_eq!(incident["escalation"]["status"]["state"], "acknowledged", "{incident:#}");
     assert_eq!(incident["assignee"], "lina");

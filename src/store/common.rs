@@ -635,6 +635,13 @@ impl Store for SqlStore {
             .fetch_one(&self.reader)
             .await?;
         stats.oldest_overdue_timer = overdue.map(from_ms).transpose()?;
+        for s in PageStatus::ALL {
+            stats.pages_by_status.insert(s.as_str().to_string(), 0);
+        }
+        let pages: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM pages GROUP BY status")
+            .fetch_all(&self.reader)
+            .await?;
+        stats.pages_by_status.extend(pages);
         Ok(stats)
     }
 }

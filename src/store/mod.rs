@@ -169,6 +169,8 @@ pub struct StoreStats {
     pub outbox_dead: i64,
     pub timers_pending: i64,
     pub oldest_overdue_timer: Option<Timestamp>,
+    /// Pages (呼叫) by status: queued, sent, delivered, acknowledged, failed, cancelled.
+    pub pages_by_status: BTreeMap<String, i64>,
 }
 
 /// The database, as the engine and the web layer see it.
