@@ -172,6 +172,27 @@ pub enum PageReason {
     Reassigned { at: Timestamp },
     /// A person escalated by hand (升级) to this tier.
     Manual { tier: u32, at: Timestamp },
+    /// The assignee is reminded of a deadline (进展提醒, 修复时限).
+    Reminder { about: Reminder, at: Timestamp },
+}
+
+/// What a reminder page is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reminder {
+    ProgressOverdue,
+    ResolveWarning,
+    ResolveBreached,
+}
+
+impl Reminder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reminder::ProgressOverdue => "progress_overdue",
+            Reminder::ResolveWarning => "resolve_warning",
+            Reminder::ResolveBreached => "resolve_breached",
+        }
+    }
 }
 
 impl PageReason {
@@ -182,6 +203,7 @@ impl PageReason {
             PageReason::AtOnce { severity } => format!("now{}", severity.level()),
             PageReason::Reassigned { at } => format!("r{}", at.as_millisecond()),
             PageReason::Manual { tier, at } => format!("m{tier}.{}", at.as_millisecond()),
+            PageReason::Reminder { about, at } => format!("rem.{}.{}", about.as_str(), at.as_millisecond()),
         }
     }
 }

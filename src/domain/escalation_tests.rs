@@ -477,3 +477,32 @@ fn a_rule_for_some_levels_pages_only_for_them() {
     let (_, effects) = open_at(Severity::Three, t0(), &policy);
     assert_eq!(pages(&effects).len(), 2);
 }
+
+#[test]
+fn the_assignee_is_reminded_of_progress_and_resolve_deadlines() {
+    let mut policy = policy();
+    policy.sla = Some(working_sla());
+    let (mut incident, _) = open_at(Severity::Two, t0(), &policy);
+    incident.apply(Action::Acknowledge, &by("zhang", t0() + mins(1)), &policy).unwrap();
+    let reminder = |effects: &[Effect]| -> Vec<(String, Reminder)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Page(PagePlan { person, reason: PageReason::Reminder { about, .. }, .. }) => {
+                    Some((person.0.clone(), *about))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let effects = incident.apply(Action::ProgressOverdue, &timer(t0() + mins(120)), &policy).unwrap();
+    assert_eq!(reminder(&effects)[0], ("zhang".to_string(), Reminder::ProgressOverdue));
+    let effects = incident
+        .apply(Action::SlaWarn(super::sla::SlaTarget::Resolve), &timer(t0() + mins(600)), &policy)
+        .unwrap();
+    assert_eq!(reminder(&effects)[0], ("zhang".to_string(), Reminder::ResolveWarning));
+    let effects = incident
+        .apply(Action::SlaBreach(super::sla::SlaTarget::Resolve), &timer(t0() + mins(900)), &policy)
+        .unwrap();
+    assert_eq!(reminder(&effects)[0], ("zhang".to_string(), Reminder::ResolveBreached));
+}

@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::dedup::DedupKey;
-use super::escalation::{EscalationBook, EscalationState, Hold, PagePlan};
+use super::escalation::{EscalationBook, EscalationState, Hold, PagePlan, Reminder};
 use super::severity::Severity;
 use super::sla::{Pause, SlaBook, SlaState, SlaTarget};
 use super::ticket::TicketNo;
@@ -711,6 +711,15 @@ impl Incident {
                 } else {
                     effects.push(Effect::Record(EventKind::SlaWarning { target: *target, due }));
                 }
+                // The one working on it hears of the resolve deadline in person (an unacknowledged
+                // incident's respond deadline is the escalation's business).
+                if *target == SlaTarget::Resolve {
+                    let about = match action {
+                        Action::SlaBreach(_) => Reminder::ResolveBreached,
+                        _ => Reminder::ResolveWarning,
+                    };
+                    self.remind_assignee(about, ctx.at, policy, &mut effects);
+                }
             }
             Action::ProgressOverdue => {
                 let Some(state) = self.sla.as_ref() else { return Err(TransitionError::NoSla) };
@@ -718,6 +727,7 @@ impl Incident {
                     return Err(not_allowed());
                 }
                 effects.push(Effect::Record(EventKind::ProgressOverdue));
+                self.remind_assignee(Reminder::ProgressOverdue, ctx.at, policy, &mut effects);
                 // Remind again after another interval until someone reports progress.
                 self.sla_progress(ctx, policy, &mut effects);
             }

@@ -8,7 +8,8 @@ use jiff::Timestamp;
 use super::{Action, Effect, Incident, LifecyclePolicy, TimerKind};
 use crate::domain::calendar::Calendar;
 use crate::domain::escalation::{
-    EscalationBook, EscalationState, EscalationStatus, Hold, Next, PageReason, next_repeat, next_step,
+    EscalationBook, EscalationState, EscalationStatus, Hold, Next, PageReason, Reminder, next_repeat,
+    next_step,
 };
 use crate::domain::incident::PersonId;
 use crate::domain::timeline::EventKind;
@@ -288,6 +289,25 @@ impl Incident {
         let reason = PageReason::AtOnce { severity };
         effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
         effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
+    }
+
+    /// Remind the assignee of a deadline through their notification rules (the SLA event itself
+    /// is on the timeline and goes to the channels).
+    pub(super) fn remind_assignee(
+        &mut self,
+        about: Reminder,
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+        effects: &mut Vec<Effect>,
+    ) {
+        let (Some(book), Some(assignee)) = (policy.escalation.as_deref(), self.assignee.clone()) else {
+            return;
+        };
+        if self.escalation.is_none() {
+            return;
+        }
+        let reason = PageReason::Reminder { about, at };
+        effects.extend(book.plan(&[assignee], self.severity, reason, at).into_iter().map(Effect::Page));
     }
 
     pub(super) fn page_reassigned(

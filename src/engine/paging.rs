@@ -161,6 +161,12 @@ impl PagingSink {
             link: link.clone(),
             reply: reply_hint(&incident.ticket.seq_text()),
             storm: incident.escalation.as_ref().and_then(|e| e.storm),
+            reminder: match &page.reason {
+                PageReason::Reminder { about, .. } => {
+                    Some(self.messages.page_label(about.as_str()).to_string())
+                }
+                _ => None,
+            },
             url: url.clone(),
         };
         let (subject, text) = self.messages.page_text(&view);
@@ -223,7 +229,9 @@ impl PagingSink {
         // incident to a person (转派, 升级 by hand) until it is resolved.
         let still_needed = match page.reason {
             PageReason::Tier { .. } | PageReason::AtOnce { .. } => incident.status.awaits_ack(),
-            PageReason::Reassigned { .. } | PageReason::Manual { .. } => incident.status.is_open(),
+            PageReason::Reassigned { .. } | PageReason::Manual { .. } | PageReason::Reminder { .. } => {
+                incident.status.is_open()
+            }
         };
         if !still_needed {
             return Ok(());

@@ -97,6 +97,8 @@ pub struct PageView<'a> {
     pub reply: String,
     /// This incident leads an alert storm of this many incidents.
     pub storm: Option<u32>,
+    /// What a reminder to the assignee is about (进展提醒, 修复时限预警), when the page is one.
+    pub reminder: Option<String>,
     pub url: String,
 }
 
@@ -205,6 +207,11 @@ impl Messages {
     /// A text of the action-link page.
     pub fn link<'a>(&'a self, key: &'a str) -> &'a str {
         self.catalogue.link.get(key).map(String::as_str).unwrap_or(key)
+    }
+
+    /// A label of the `[pages]` section (`reminder_<about>`).
+    pub fn page_label<'a>(&'a self, key: &'a str) -> &'a str {
+        self.catalogue.pages.get(&format!("reminder_{key}")).map(String::as_str).unwrap_or(key)
     }
 
     /// The subject and text of a page.
