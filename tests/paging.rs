@@ -173,6 +173,12 @@ async fn tiers_page_at_their_timeouts_and_an_ack_stops_everything(backend: Backe
     let ticket = open(&app, "k1").await;
     wait_paged(&rig.im, 1, "tier 1 paged by IM").await;
     assert_eq!(paged(&rig.im), ["zhangwei"]);
+    let board = |app: &TestApp, ticket: String| {
+        let request = app.http.get(app.url(&format!("/incidents/{ticket}"))).basic_auth("x", Some(ADMIN));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let html = board(&app, ticket.clone()).await;
+    assert!(html.contains("正在呼叫第 1 级（无人确认将于 2026-11-24 10:15:00）"), "{html}");
     let body = &rig.im.bodies()[0];
     assert_eq!(body["ticket"], ticket);
     let text = body["text"].as_str().unwrap();
@@ -219,6 +225,7 @@ async fn tiers_page_at_their_timeouts_and_an_ack_stops_everything(backend: Backe
         .await
         .unwrap();
     assert!(html.contains("呼叫记录") && html.contains("李娜") && html.contains("已取消"), "{html}");
+    assert!(html.contains("驻场 → 二线：已确认，停止呼叫"), "{html}");
     let metrics =
         app.http.get(app.url("/metrics")).bearer_auth(ADMIN).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("zhiban_pages{status=\"cancelled\"} 1"), "{metrics}");

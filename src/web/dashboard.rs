@@ -202,6 +202,43 @@ struct EntryRow {
     text: String,
 }
 
+/// 升级状态: the policy, where it stands, and when the next tier is paged.
+#[derive(Serialize)]
+struct EscalationView {
+    policy: String,
+    /// A key of the dashboard texts (`escalation_<state>`).
+    state: &'static str,
+    tier: u32,
+    /// Local time: the next tier (active) or the first page (waiting).
+    next: Option<String>,
+}
+
+fn escalation_view(state: &AppState, incident: &Incident) -> Option<EscalationView> {
+    use crate::domain::escalation::EscalationStatus;
+    let e = incident.escalation.as_ref()?;
+    let policy = state.config.paging.book.as_ref().and_then(|b| b.policy(&e.policy));
+    let (key, next) = match &e.status {
+        EscalationStatus::Active => (
+            "escalation_tier",
+            policy
+                .and_then(|p| p.tiers.get(e.tier as usize))
+                .zip(e.tier_paged_at)
+                .map(|(tier, at)| local_time(state, at + tier.ack_timeout)),
+        ),
+        EscalationStatus::Waiting { until } => ("escalation_waiting", Some(local_time(state, *until))),
+        EscalationStatus::Acknowledged => ("escalation_acknowledged", None),
+        EscalationStatus::Exhausted => ("escalation_exhausted", None),
+        EscalationStatus::Stopped => ("escalation_stopped", None),
+        EscalationStatus::Held { .. } => ("escalation_held", None),
+    };
+    Some(EscalationView {
+        policy: policy.map(|p| p.name.clone()).unwrap_or_else(|| e.policy.clone()),
+        state: key,
+        tier: e.tier + 1,
+        next,
+    })
+}
+
 #[derive(Serialize)]
 struct PageRow {
     due: String,
@@ -279,6 +316,12 @@ pub async fn incident(
         &state,
         "incident.html",
         &me,
-        context! { i => Serde(row(&state, &incident)), timeline => Serde(&entries), reasons => Serde(&reasons), pages => Serde(&pages) },
+        context! {
+            i => Serde(row(&state, &incident)),
+            timeline => Serde(&entries),
+            reasons => Serde(&reasons),
+            pages => Serde(&pages),
+            escalation => Serde(escalation_view(&state, &incident)),
+        },
     )
 }
