@@ -59,6 +59,12 @@ pub trait PageChannel: Send + Sync {
     /// Deliver one page. The same page may be offered again after a failure or a crash; use
     /// `page_id` as the idempotency key where the provider takes one.
     async fn send(&self, page: &PageMessage) -> Result<Delivered, DeliveryError>;
+
+    /// Whether the channel can carry any text (a notice such as 交接班), not only pages fitted into
+    /// a provider's approved template.
+    fn carries_free_text(&self) -> bool {
+        true
+    }
 }
 
 /// Writes pages to the log.
@@ -195,8 +201,12 @@ impl PagingSink {
         let person_id = PersonId(field("person"));
         let Some(book) = self.config.paging.book.as_deref() else { return Ok(()) };
         let rules = book.directory.notify_rules(&person_id);
-        let Some(channel) = rules.first().and_then(|r| self.channels.get(&r.channel)) else {
-            return Err(DeliveryError::permanent(format!("{person_id} has no paging channel")));
+        // The person's first channel that can say what the notice says.
+        let channel =
+            rules.iter().filter_map(|r| self.channels.get(&r.channel)).find(|c| c.carries_free_text());
+        let Some(channel) = channel else {
+            warn!(person = %person_id, "no channel of this person carries free text; the notice is not sent");
+            return Ok(());
         };
         let person = self.config.catalogue.person(&person_id.0);
         let message = PageMessage {

@@ -23,6 +23,11 @@ pub struct HttpSmsChannel {
 
 #[async_trait]
 impl PageChannel for HttpSmsChannel {
+    /// Aliyun and Tencent send approved templates only: a notice cannot go through them.
+    fn carries_free_text(&self) -> bool {
+        matches!(self.provider, SmsProvider::Gateway { .. })
+    }
+
     async fn send(&self, page: &PageMessage) -> Result<Delivered, DeliveryError> {
         let span = info_span!("sms_page", page = page.page_id, incident = %page.ticket, channel = %self.name);
         async move {
