@@ -437,6 +437,17 @@ fn a_mild_fault_at_night_waits_for_working_time_on_a_5x8_contract() {
     assert!(effects.contains(&Effect::Record(EventKind::PagingDeferred { until: morning })));
     let effects = incident.apply(Action::StartPaging, &timer(morning), &policy).unwrap();
     assert_eq!(pages(&effects)[0], ("zhang".into(), "im".into(), morning));
+    // Raised to 二级 while waiting: paged at once, and the wait ends.
+    let (mut raised, _) = open_at(Severity::Four, night, &policy);
+    let effects = raised
+        .apply(
+            Action::SetSeverity { to: Severity::Two, reason: "影响全院".into() },
+            &by("zhang", night + mins(5)),
+            &policy,
+        )
+        .unwrap();
+    assert_eq!(pages(&effects)[0], ("zhang".into(), "im".into(), night + mins(5)));
+    assert!(effects.contains(&Effect::CancelTimer(TimerKind::StartPaging)));
     // A 7×24 level at the same hour is paged at once.
     let (_, effects) = open_at(Severity::Three, night, &policy);
     assert_eq!(pages(&effects)[0].2, night);

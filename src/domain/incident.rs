@@ -638,6 +638,7 @@ impl Incident {
                 }
                 if from.is_open() {
                     self.page_at_once(ctx.at, policy, &mut effects);
+                    self.page_if_no_longer_waiting(ctx.at, policy, &mut effects);
                 }
             }
             Action::AckOverdue => {

@@ -258,6 +258,24 @@ impl Incident {
         effects.push(Effect::StopPages { person: None });
     }
 
+    /// A level change may end a wait for working time: a 四级 raised to 二级 at night pages now.
+    pub(super) fn page_if_no_longer_waiting(
+        &mut self,
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(book) = policy.escalation.as_deref() else { return };
+        let Some(state) = self.escalation.as_ref() else { return };
+        if !matches!(state.status, EscalationStatus::Waiting { .. }) || !self.status.awaits_ack() {
+            return;
+        }
+        if self.wait_for_working_time(book, at, policy).is_none() {
+            effects.push(Effect::CancelTimer(TimerKind::StartPaging));
+            self.page_tier(book, 0, 0, at, effects);
+        }
+    }
+
     /// The level pages some people at once (一级 → 主管部门领导), once per level per incident.
     pub(super) fn page_at_once(
         &mut self,
