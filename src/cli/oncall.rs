@@ -7,13 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
-use jiff::civil::{Date, DateTime};
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::config::Config;
 use crate::domain::schedule::ical::render_ical;
-use crate::domain::schedule::{OnCall, Schedule, Shift, Why};
+use crate::domain::schedule::{OnCall, Schedule, Shift, Why, parse_instant};
 
 #[derive(Debug, clap::Args)]
 pub struct OncallArgs {
@@ -127,25 +127,13 @@ fn pick<'c>(
     }
 }
 
-/// "2026-10-01T09:00" in `tz`, or RFC 3339 with an offset.
-fn parse_time(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
-    let text = text.trim();
-    if let Ok(t) = text.parse::<Timestamp>() {
-        return Ok(t);
-    }
-    let civil = text.parse::<DateTime>().map_err(|_| {
-        format!("'{text}' is not a time like \"2026-10-01T09:00\" or \"2026-10-01T09:00+08:00\"")
-    })?;
-    tz.to_timestamp(civil).map_err(|e| e.to_string())
-}
-
 async fn show(query: &Query, time: Option<&str>) -> anyhow::Result<ExitCode> {
     let config = match load(&query.config).await {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
     let tz = &config.server.timezone;
-    let t = match time.map(|text| parse_time(text, tz)).transpose() {
+    let t = match time.map(|text| parse_instant(text, tz)).transpose() {
         Ok(t) => t.unwrap_or_else(Timestamp::now),
         Err(e) => {
             eprintln!("zhiban: {e}");

@@ -15,6 +15,7 @@ use super::catalogue::{Catalogue, valid_id};
 use crate::domain::schedule::import::{ImportOptions, RosterFormat, parse_roster};
 use crate::domain::schedule::{
     Layer, Override, Restriction, RosterShift, Rotation, Schedule, ShiftTimes, TimeWindow, Weekdays,
+    parse_instant,
 };
 
 #[derive(Debug, Clone, Deserialize)]
@@ -248,8 +249,8 @@ fn build_override(
             ok &= person(p, key(&format!(".{field}")), id);
         }
     }
-    let from = instant(&ro.from, tz).map_err(|e| p.add(key(".from"), e)).ok();
-    let until = instant(&ro.until, tz).map_err(|e| p.add(key(".until"), e)).ok();
+    let from = parse_instant(&ro.from, tz).map_err(|e| p.add(key(".from"), e)).ok();
+    let until = parse_instant(&ro.until, tz).map_err(|e| p.add(key(".until"), e)).ok();
     let (Some(from), Some(until), true) = (from, until, ok) else { return None };
     let built = Override::new(ro.person.clone(), from, until).map_err(|e| (".until", e)).and_then(|o| {
         let o = match &ro.replaces {
@@ -281,14 +282,6 @@ fn civil(text: &str, tz: &TimeZone) -> Result<DateTime, String> {
     text.trim()
         .parse::<DateTime>()
         .map_err(|_| format!("'{text}' is not a date and time like \"2026-01-05T08:30\""))
-}
-
-fn instant(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
-    if let Ok(t) = text.trim().parse::<Timestamp>() {
-        return Ok(t);
-    }
-    let dt = civil(text, tz)?;
-    tz.to_timestamp(dt).map_err(|e| format!("'{text}': {e}"))
 }
 
 /// Reads one roster file; its problems are reported as `<key>: <file>: row N, column C: …`.

@@ -288,10 +288,6 @@ impl EscalationState {
             storm: None,
         }
     }
-
-    pub fn is_paging(&self) -> bool {
-        matches!(self.status, EscalationStatus::Active | EscalationStatus::Waiting { .. })
-    }
 }
 
 /// The next step when a tier's timeout runs out: another tier, a new loop, or the end.

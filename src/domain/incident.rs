@@ -90,12 +90,13 @@ impl Status {
         Status::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
+    /// Every status where work is still to be done ([`Status::is_open`]).
+    pub const OPEN: [Status; 5] =
+        [Status::New, Status::Reopened, Status::Acknowledged, Status::InProgress, Status::OnSite];
+
     /// Work is still to be done: the fault is not resolved.
     pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            Status::New | Status::Reopened | Status::Acknowledged | Status::InProgress | Status::OnSite
-        )
+        Status::OPEN.contains(&self)
     }
 
     /// Nobody has taken it yet.

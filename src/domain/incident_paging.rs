@@ -12,6 +12,7 @@ use crate::domain::escalation::{
     next_step,
 };
 use crate::domain::incident::PersonId;
+use crate::domain::severity::Severity;
 use crate::domain::timeline::EventKind;
 
 /// Timers that belong to the escalation.
@@ -143,8 +144,7 @@ impl Incident {
             state.round = 0;
             state.tier_paged_at = Some(at);
             let reason = PageReason::Tier { run: state.run, tier, cycle, round: 0 };
-            effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
-            effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
+            page_people(book, people, self.severity, reason, at, effects);
             effects.push(Effect::ArmTimer { kind: TimerKind::Escalate, due: at + step.ack_timeout });
             match next_repeat(policy, tier, at, 0) {
                 Some(due) => effects.push(Effect::ArmTimer { kind: TimerKind::RepeatPage, due }),
@@ -152,7 +152,14 @@ impl Incident {
             }
             return;
         }
-        state.status = EscalationStatus::Exhausted;
+        self.exhaust(effects);
+    }
+
+    /// Every tier (and loop) timed out: recorded once, nothing more is armed.
+    fn exhaust(&mut self, effects: &mut Vec<Effect>) {
+        if let Some(state) = self.escalation.as_mut() {
+            state.status = EscalationStatus::Exhausted;
+        }
         effects.push(Effect::CancelTimer(TimerKind::Escalate));
         effects.push(Effect::CancelTimer(TimerKind::RepeatPage));
         effects.push(Effect::Record(EventKind::EscalationExhausted));
@@ -170,14 +177,7 @@ impl Incident {
         let Some(escalation) = book.policy(&state.policy) else { return };
         match next_step(escalation, state.tier, state.cycle) {
             Next::Tier { tier, cycle } => self.page_tier(book, tier, cycle, at, effects),
-            Next::Exhausted => {
-                if let Some(state) = self.escalation.as_mut() {
-                    state.status = EscalationStatus::Exhausted;
-                }
-                effects.push(Effect::CancelTimer(TimerKind::Escalate));
-                effects.push(Effect::CancelTimer(TimerKind::RepeatPage));
-                effects.push(Effect::Record(EventKind::EscalationExhausted));
-            }
+            Next::Exhausted => self.exhaust(effects),
         }
     }
 
@@ -224,12 +224,7 @@ impl Incident {
                 if people.is_empty() {
                     effects.push(Effect::Record(EventKind::NobodyToPage { tier: state.tier }));
                 } else {
-                    effects.push(Effect::Record(EventKind::Paged {
-                        reason: reason.clone(),
-                        people: people.clone(),
-                    }));
-                    effects
-                        .extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
+                    page_people(book, people, self.severity, reason, at, effects);
                 }
                 true
             }
@@ -305,8 +300,7 @@ impl Incident {
             return;
         }
         let reason = PageReason::AtOnce { severity };
-        effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
-        effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
+        page_people(book, people, self.severity, reason, at, effects);
     }
 
     /// Remind the assignee of a deadline through their notification rules (the SLA event itself
@@ -338,8 +332,7 @@ impl Incident {
         let Some(book) = policy.escalation.as_deref() else { return };
         let reason = PageReason::Reassigned { at };
         let people = vec![to.clone()];
-        effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
-        effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
+        page_people(book, people, self.severity, reason, at, effects);
     }
 
     /// 升级 by hand: page the tier above the current one. While nobody has acknowledged, the
@@ -366,12 +359,25 @@ impl Incident {
             effects.push(Effect::Record(EventKind::NobodyToPage { tier }));
         } else {
             let reason = PageReason::Manual { tier, at };
-            effects.push(Effect::Record(EventKind::Paged { reason: reason.clone(), people: people.clone() }));
-            effects.extend(book.plan(&people, self.severity, reason, at).into_iter().map(Effect::Page));
+            page_people(book, people, self.severity, reason, at, effects);
         }
         if let Some(state) = self.escalation.as_mut() {
             state.tier = tier;
         }
         true
     }
+}
+
+/// Record who is paged and why, and plan their pages by their notification rules.
+fn page_people(
+    book: &EscalationBook,
+    people: Vec<PersonId>,
+    severity: Severity,
+    reason: PageReason,
+    at: Timestamp,
+    effects: &mut Vec<Effect>,
+) {
+    let plans = book.plan(&people, severity, reason.clone(), at);
+    effects.push(Effect::Record(EventKind::Paged { reason, people }));
+    effects.extend(plans.into_iter().map(Effect::Page));
 }

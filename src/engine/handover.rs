@@ -34,8 +34,10 @@ pub async fn run(service: Arc<IncidentService>, poll: Duration, cancel: Cancella
         if cancel.is_cancelled() {
             return;
         }
-        // Swaps recorded by other instances.
-        if let Err(e) = super::swaps::reload(&service).await {
+        // Swaps recorded by other instances (none can exist without schedules).
+        if !service.config().schedules.is_empty()
+            && let Err(e) = super::swaps::reload(&service).await
+        {
             warn!("reloading shift swaps failed: {e}");
         }
         let now = service.now();
@@ -107,19 +109,15 @@ async fn announce_inner(
 ) -> Result<(), StoreError> {
     let config = service.config();
     let messages = service.messages();
-    let open: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_open()).collect();
-    let filter = IncidentFilter {
-        statuses: open.clone(),
-        limit: LISTED + 1,
-        most_severe_first: true,
-        ..Default::default()
-    };
+    let open: Vec<Status> = Status::OPEN.to_vec();
+    let filter =
+        IncidentFilter { statuses: open, limit: LISTED + 1, most_severe_first: true, ..Default::default() };
     let mut incidents = service.store().incidents(&filter).await?;
     let more = if incidents.len() > LISTED as usize {
         incidents.truncate(LISTED as usize);
-        // Counted only when the list overflows: the common case costs one query.
-        let all = IncidentFilter { statuses: open, limit: 10_000, ..Default::default() };
-        service.store().incidents(&all).await?.len().saturating_sub(LISTED as usize)
+        // Counted (not loaded) only when the list overflows: the common case costs one query.
+        let open_total: i64 = service.store().stats(service.now()).await?.open_by_severity.values().sum();
+        usize::try_from(open_total).unwrap_or(0).saturating_sub(LISTED as usize)
     } else {
         0
     };

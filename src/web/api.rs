@@ -83,7 +83,7 @@ pub(super) fn parse_filter(q: ListQuery) -> Result<IncidentFilter, ApiError> {
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
         for part in s.split(',').map(str::trim) {
             if part == "open" {
-                filter.statuses.extend(Status::ALL.into_iter().filter(|s| s.is_open()));
+                filter.statuses.extend(Status::OPEN);
             } else {
                 let status = Status::parse(part).ok_or_else(|| {
                     ApiError::bad_field("status", format!("'{part}' is not a status; use open or one of new, reopened, acknowledged, in_progress, on_site, resolved, closed, merged, cancelled"))
@@ -314,11 +314,7 @@ pub async fn handover(
         Some(n) => format!("交接班：{n}"),
         None => "交接班".to_string(),
     };
-    let filter = IncidentFilter {
-        statuses: Status::ALL.into_iter().filter(|s| s.is_open()).collect(),
-        limit: 500,
-        ..Default::default()
-    };
+    let filter = IncidentFilter { statuses: Status::OPEN.to_vec(), limit: 500, ..Default::default() };
     let mine: Vec<Incident> = state
         .store
         .incidents(&filter)

@@ -140,7 +140,7 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Respons
         Err(r) => return *r,
     };
     let open = IncidentFilter {
-        statuses: Status::ALL.into_iter().filter(|s| s.is_open()).collect(),
+        statuses: Status::OPEN.to_vec(),
         limit: 300,
         most_severe_first: true,
         ..Default::default()

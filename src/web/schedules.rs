@@ -16,6 +16,7 @@ use super::auth::{person, require};
 use super::error::ApiError;
 use crate::config::Permission;
 use crate::domain::PersonId;
+use crate::domain::schedule::parse_instant;
 use crate::engine::swaps::{self, SwapError};
 use crate::store::ShiftSwap;
 
@@ -34,13 +35,7 @@ pub struct SwapBody {
 }
 
 fn instant(state: &AppState, field: &str, text: &str) -> Result<Timestamp, ApiError> {
-    text.parse::<Timestamp>()
-        .or_else(|_| {
-            text.parse::<jiff::civil::DateTime>()
-                .map_err(|_| ())
-                .and_then(|dt| state.config.server.timezone.to_timestamp(dt).map_err(|_| ()))
-        })
-        .map_err(|_| ApiError::bad_field(field, format!("'{text}' is not a time like 2026-11-27T08:30")))
+    parse_instant(text, &state.config.server.timezone).map_err(|e| ApiError::bad_field(field, e))
 }
 
 pub async fn list(

@@ -227,3 +227,16 @@ impl Schedule {
         &self.roster
     }
 }
+
+/// An instant as people write it for schedules and swaps: a wall-clock time in `tz`
+/// ("2026-11-27T08:30"), or RFC 3339 with an offset ("2026-11-27T08:30+08:00").
+pub fn parse_instant(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
+    let text = text.trim();
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let civil = text.parse::<jiff::civil::DateTime>().map_err(|_| {
+        format!("'{text}' is not a time like \"2026-11-27T08:30\" or \"2026-11-27T08:30+08:00\"")
+    })?;
+    tz.to_timestamp(civil).map_err(|e| format!("'{text}': {e}"))
+}

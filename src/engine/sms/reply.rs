@@ -229,7 +229,7 @@ async fn find_incident(
         }
         TicketRef::Seq(n) => u32::from(*n),
     };
-    let open: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_open()).collect();
+    let open: Vec<Status> = Status::OPEN.to_vec();
     let finished: Vec<Status> = Status::ALL.into_iter().filter(|s| !s.is_open()).collect();
     for (statuses, limit, open) in
         [(open, OPEN_INCIDENTS_SEARCHED, true), (finished, FINISHED_INCIDENTS_SEARCHED, false)]
