@@ -11,6 +11,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::chat::handler::ChatHandler;
+use crate::chat::inbox::InboxWorker;
+use crate::chat::outgoing::sink_name;
+use crate::chat::sink::{ChatApi, ChatContext, ChatSink, Pacer};
+use crate::chat::telegram::{TelegramBot, TelegramLoop};
 use crate::config::Config;
 use crate::engine::handover;
 use crate::engine::outbox::Dispatcher;
@@ -20,6 +25,7 @@ use crate::messages::{Messages, MessagesError};
 use crate::metrics::Metrics;
 use crate::store::{self, SharedStore, StoreError};
 use crate::web::{self, AppState};
+use zhiban_integrations::chat::Provider;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -27,6 +33,8 @@ pub enum StartError {
     Store { url: String, source: StoreError },
     #[error(transparent)]
     Messages(#[from] MessagesError),
+    #[error("telegram.api_url: {0}")]
+    Telegram(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -108,6 +116,33 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         http: http.clone(),
         stop: stop_engine.clone(),
     };
+    // Telegram, when configured: its outbox sink, its page channel, its loops.
+    let inbox_wake = Arc::new(tokio::sync::Notify::new());
+    let telegram = match &config.telegram {
+        Some(t) => {
+            let api =
+                zhiban_integrations::telegram::TelegramApi::new(t.token.expose(), &t.api_url, http.clone())
+                    .map_err(|e| StartError::Telegram(e.to_string()))?;
+            let bot = Arc::new(TelegramBot { api });
+            let ctx = ChatContext {
+                api: bot.clone(),
+                pacer: Arc::new(Pacer::new(t.max_per_second, t.group_per_minute)),
+                store: store.clone(),
+                config: config.clone(),
+                messages: messages.clone(),
+                clock: options.clock.clone(),
+            };
+            sink_map.insert(
+                sink_name(Provider::Telegram),
+                Box::new(ChatSink { ctx: ctx.clone() }) as Box<dyn sinks::Sink>,
+            );
+            Some((bot, ctx, t.clone()))
+        }
+        None => None,
+    };
+    let chat_apis: HashMap<Provider, Arc<dyn ChatApi>> =
+        telegram.iter().map(|(bot, _, _)| (Provider::Telegram, bot.clone() as Arc<dyn ChatApi>)).collect();
+    let chat_handler = Arc::new(ChatHandler::new(service.clone(), chat_apis));
     let paging_sink = PagingSink {
         store: store.clone(),
         clock: options.clock.clone(),
@@ -117,7 +152,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
             .paging
             .channels
             .iter()
-            .map(|c| (c.name.clone(), paging::build_channel(c, &http, &sms)))
+            .map(|c| (c.name.clone(), paging::build_channel(c, &http, &sms, telegram.as_ref().map(|t| &t.1))))
             .collect(),
     };
     sink_map.insert(PAGING_SINK.to_string(), Box::new(paging_sink) as Box<dyn sinks::Sink>);
@@ -138,7 +173,30 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
             stop_engine.clone(),
         )),
         tokio::spawn(handover::run(service.clone(), options.poll_interval, stop_engine.clone())),
+        tokio::spawn(
+            InboxWorker {
+                store: store.clone(),
+                clock: options.clock.clone(),
+                handler: chat_handler.clone(),
+                worker: instance.clone(),
+            }
+            .run(inbox_wake.clone(), options.poll_interval, stop_engine.clone()),
+        ),
     ];
+    let mut loops = loops;
+    if let Some((bot, _, t)) = telegram {
+        let telegram_loop = TelegramLoop {
+            bot,
+            config: t,
+            public_url: config.server.public_url.clone(),
+            store: store.clone(),
+            clock: options.clock.clone(),
+            handler: chat_handler.clone(),
+            instance: instance.clone(),
+            inbox: inbox_wake.clone(),
+        };
+        loops.push(tokio::spawn(telegram_loop.run(stop_engine.clone())));
+    }
 
     let listener = match options.listener {
         Some(l) => l,
@@ -148,7 +206,15 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
     };
     let addr =
         listener.local_addr().map_err(|source| StartError::Bind { addr: config.server.listen, source })?;
-    let state = AppState { config: config.clone(), store: store.clone(), service, intake, messages, metrics };
+    let state = AppState {
+        config: config.clone(),
+        store: store.clone(),
+        service,
+        intake,
+        messages,
+        metrics,
+        inbox_wake,
+    };
     let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let stop_http = CancellationToken::new();
     let stopping = stop_http.clone();

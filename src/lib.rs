@@ -4,6 +4,7 @@
 //! rules durably, `web` the HTTP edge, `config` the operator's file, `cli` the commands.
 
 pub mod app;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod domain;

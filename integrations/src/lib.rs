@@ -14,6 +14,8 @@
 //!
 //! It also holds outbound SMS paging in [`sms`]: Aliyun, Tencent Cloud, intranet HTTP gateways, GSM modems.
 //!
+//! Chat providers speak the neutral terms of [`chat`]; [`telegram`] is the Bot API through teloxide-core.
+//!
 //! ```
 //! use zhiban_integrations::{parse, AlertStatus, SourceKind};
 //!
@@ -24,7 +26,9 @@
 //! ```
 
 pub mod alert;
+pub mod chat;
 pub mod sms;
+pub mod telegram;
 pub mod webhook;
 
 pub use alert::{AlertStatus, InboundAlert, SourceKind};

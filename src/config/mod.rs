@@ -3,6 +3,7 @@
 //! reports every problem it finds with the file, the key and the reason.
 
 pub mod catalogue;
+pub mod chat;
 pub mod paging;
 pub mod schedule;
 pub mod secret;
@@ -116,6 +117,9 @@ struct RawConfig {
     schedules: Vec<schedule::RawSchedule>,
     #[serde(default)]
     paging: paging::RawPaging,
+    #[serde(default)]
+    chat: chat::RawChat,
+    telegram: Option<chat::RawTelegram>,
     // The catalogue's tables, listed here rather than flattened: serde cannot combine `flatten`
     // with `deny_unknown_fields`, and a misspelt top-level key must not pass silently.
     #[serde(default)]
@@ -428,6 +432,10 @@ pub struct Config {
     pub on_call: Arc<crate::domain::schedule::LiveSchedules>,
     /// Schedule id → the sinks of its 交接班 notices (else every sink subscribed to `handover`).
     pub handover_sinks: BTreeMap<String, Vec<String>>,
+    /// 群聊与机器人: who may report by IM, binding codes, the group channels of incidents.
+    pub chat: chat::ChatConfig,
+    /// The Telegram bot, when configured.
+    pub telegram: Option<chat::TelegramConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -843,10 +851,26 @@ fn validate(
 
     let sink_names: Vec<&str> = sinks.iter().map(|s: &SinkConfig| s.name.as_str()).collect();
     let handover_sinks = schedule::handover_sinks(&raw.schedules, &sink_names, p);
+    let chat = chat::build_chat(&raw.chat, &catalogue, p);
+    let telegram = raw.telegram.as_ref().and_then(|t| chat::build_telegram(t, env, p));
+    if raw.telegram.is_none() {
+        for (i, c) in paging.channels.iter().enumerate() {
+            if matches!(c.kind, PageChannelKind::Telegram) {
+                p.add(format!("paging.channels[{i}].kind"), "a telegram channel needs a [telegram] section");
+            }
+        }
+        for (i, c) in chat.channels.iter().enumerate() {
+            if c.provider == zhiban_integrations::chat::Provider::Telegram {
+                p.add(format!("chat.channels[{i}].provider"), "telegram needs a [telegram] section");
+            }
+        }
+    }
 
     Config {
         file: path.to_path_buf(),
         handover_sinks,
+        chat,
+        telegram,
         server: ServerConfig {
             listen,
             public_url,

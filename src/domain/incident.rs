@@ -442,6 +442,12 @@ pub struct Incident {
 }
 
 impl Incident {
+    /// A drill incident (演练): labelled `drill = "true"` by whoever opened it. Marked 【演练】
+    /// wherever it is shown.
+    pub fn is_drill(&self) -> bool {
+        self.labels.get("drill").is_some_and(|v| v == "true")
+    }
+
     /// Open a new incident; returns it with the effects of opening (the first timeline entry, the
     /// acknowledgement reminder).
     pub fn open(

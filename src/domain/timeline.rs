@@ -61,6 +61,8 @@ pub enum Channel {
     Link,
     /// A reply to a page by SMS.
     Sms,
+    /// A message or button press in an IM chat (Telegram, WeCom, DingTalk, Feishu).
+    Im,
 }
 
 impl Channel {
@@ -73,6 +75,7 @@ impl Channel {
             Channel::Cli => "cli",
             Channel::Link => "link",
             Channel::Sms => "sms",
+            Channel::Im => "im",
         }
     }
 
@@ -85,6 +88,7 @@ impl Channel {
             Channel::Cli,
             Channel::Link,
             Channel::Sms,
+            Channel::Im,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)

@@ -427,6 +427,39 @@ impl IncidentService {
         .await
     }
 
+    /// 交班: hand every open incident assigned to `from` over to `to`; returns their tickets.
+    pub async fn hand_over(
+        &self,
+        from: &PersonId,
+        to: &PersonId,
+        note: Option<String>,
+        channel: Channel,
+    ) -> Result<Vec<TicketNo>, ActError> {
+        let reason = match note {
+            Some(n) => format!("交接班：{n}"),
+            None => "交接班".to_string(),
+        };
+        let filter = crate::store::IncidentFilter {
+            statuses: Status::OPEN.to_vec(),
+            limit: 500,
+            ..Default::default()
+        };
+        let mine: Vec<Incident> = self
+            .store
+            .incidents(&filter)
+            .await?
+            .into_iter()
+            .filter(|i| i.assignee.as_ref() == Some(from))
+            .collect();
+        let mut handed = Vec::new();
+        for incident in mine {
+            let action = Action::Reassign { to: to.clone(), reason: reason.clone() };
+            self.act(incident.ticket, action, Actor::Person(from.clone()), channel).await?;
+            handed.push(incident.ticket);
+        }
+        Ok(handed)
+    }
+
     /// Fire up to `limit` due timers in one transaction; returns how many were taken.
     pub async fn fire_due_timers(&self, limit: u32) -> Result<usize, StoreError> {
         let now = self.clock.now();
@@ -529,15 +562,18 @@ impl IncidentService {
         let mut messages = Vec::new();
         let held =
             matches!(incident.escalation.as_ref().map(|e| &e.status), Some(EscalationStatus::Held { .. }));
+        let quiet = |event: &EventKind| {
+            held && matches!(
+                event,
+                EventKind::Opened { .. } | EventKind::Repeated { .. } | EventKind::PagingHeld { .. }
+            )
+        };
+        let posted: Vec<&(u32, TimelineEntry)> = recorded.iter().filter(|(_, e)| !quiet(&e.event)).collect();
+        messages.extend(crate::chat::cards::channel_posts(self, incident, &posted));
         for (seq, entry) in recorded {
             // A silenced or storm-folded incident opens quietly: one card for the storm, none
             // for a silence. What people do with it later is announced as usual.
-            if held
-                && matches!(
-                    entry.event,
-                    EventKind::Opened { .. } | EventKind::Repeated { .. } | EventKind::PagingHeld { .. }
-                )
-            {
+            if quiet(&entry.event) {
                 continue;
             }
             for sink in self.config.sinks.iter().filter(|s| s.wants(&entry.event, incident.severity)) {

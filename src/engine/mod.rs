@@ -1,6 +1,7 @@
 //! The async core: intake (group commit), durable timers, the outbox dispatcher. Each loop keeps its
 //! state in the database, so any instance can stop at any moment and another carries on.
 
+pub mod answers;
 pub mod classify;
 pub mod clock;
 pub mod handover;

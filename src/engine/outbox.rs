@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use jiff::SignedDuration;
 use rand::RngExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use super::clock::Clock;
 use super::paging::PAGING_SINK;
@@ -123,6 +124,12 @@ impl Dispatcher {
                 Ok(()) => {
                     self.metrics.outbox_result("sent");
                     self.store.outbox_sent(m.id, &self.worker, now).await
+                }
+                Err(e) if e.throttled => {
+                    let wait = e.retry_after.unwrap_or(SignedDuration::from_secs(1));
+                    debug!("delivery put off by {wait:#}: {e}");
+                    self.metrics.outbox_result("throttled");
+                    self.store.outbox_defer(m.id, &self.worker, now + wait, &e.message).await
                 }
                 Err(e) => {
                     let jitter: f64 = rand::rng().random();

@@ -103,6 +103,7 @@ pub fn build_channel(
     config: &PageChannelConfig,
     http: &reqwest::Client,
     sms: &super::sms::SmsContext,
+    telegram: Option<&crate::chat::sink::ChatContext>,
 ) -> Box<dyn PageChannel> {
     match &config.kind {
         PageChannelKind::Log => Box::new(LogChannel { name: config.name.clone() }),
@@ -110,6 +111,11 @@ pub fn build_channel(
             Box::new(WebhookChannel { url: url.clone(), secret: secret.clone(), http: http.clone() })
         }
         PageChannelKind::Sms(sms_config) => super::sms::build(&config.name, sms_config, sms),
+        PageChannelKind::Telegram => match telegram {
+            Some(ctx) => Box::new(crate::chat::sink::ChatPageChannel { ctx: ctx.clone() }),
+            // Configuration refuses a telegram channel without [telegram]; never reached.
+            None => Box::new(LogChannel { name: config.name.clone() }),
+        },
     }
 }
 
@@ -157,7 +163,7 @@ impl PagingSink {
             _ => None,
         };
         let view = PageView {
-            drill: false,
+            drill: incident.is_drill(),
             sev: self.messages.severity(incident.severity),
             ticket: incident.ticket.to_string(),
             title: &incident.title,
@@ -190,7 +196,7 @@ impl PagingSink {
             text,
             link,
             url,
-            drill: false,
+            drill: incident.is_drill(),
         }
     }
 

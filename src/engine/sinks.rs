@@ -20,15 +20,23 @@ pub struct DeliveryError {
     pub permanent: bool,
     /// The receiver asked for a pause (HTTP 429/503 `Retry-After`).
     pub retry_after: Option<SignedDuration>,
+    /// The receiver is pacing us (a rate limit): put the message off by `retry_after` without
+    /// counting the attempt, so that a long storm of 429s delays messages but never loses them.
+    pub throttled: bool,
 }
 
 impl DeliveryError {
     pub fn transient(message: impl Into<String>) -> DeliveryError {
-        DeliveryError { message: message.into(), permanent: false, retry_after: None }
+        DeliveryError { message: message.into(), permanent: false, retry_after: None, throttled: false }
     }
 
     pub fn permanent(message: impl Into<String>) -> DeliveryError {
-        DeliveryError { message: message.into(), permanent: true, retry_after: None }
+        DeliveryError { message: message.into(), permanent: true, retry_after: None, throttled: false }
+    }
+
+    /// Rate limited: try again after `wait`, which does not count as a failed attempt.
+    pub fn throttled(message: impl Into<String>, wait: SignedDuration) -> DeliveryError {
+        DeliveryError { message: message.into(), permanent: false, retry_after: Some(wait), throttled: true }
     }
 }
 
@@ -120,7 +128,12 @@ pub async fn post_json(
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|s| SignedDuration::from_secs(s.min(86_400) as i64));
     let permanent = status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429;
-    Err(DeliveryError { message: format!("the receiver answered {status}"), permanent, retry_after })
+    Err(DeliveryError {
+        message: format!("the receiver answered {status}"),
+        permanent,
+        retry_after,
+        throttled: false,
+    })
 }
 
 /// The HTTP client every outbound sink shares.

@@ -102,6 +102,7 @@ fn delivery_error(e: SmsError) -> DeliveryError {
         message: e.to_string(),
         permanent: e.is_permanent(),
         retry_after: e.retry_after().and_then(|d| SignedDuration::try_from(d).ok()),
+        throttled: false,
     }
 }
 

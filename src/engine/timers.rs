@@ -59,7 +59,7 @@ pub async fn run(
 }
 
 /// True when cancelled.
-pub(super) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
+pub(crate) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
     tokio::select! {
         _ = cancel.cancelled() => true,
         _ = tokio::time::sleep(d) => false,

@@ -27,7 +27,77 @@ struct Catalogue {
     /// Absent as a whole, it fails loading with the first missing key of [`SMS_KEYS`].
     #[serde(default)]
     sms: BTreeMap<String, String>,
+    /// Absent as a whole, it fails loading with the first missing key of [`CHAT_KEYS`].
+    #[serde(default)]
+    chat: BTreeMap<String, String>,
 }
+
+/// The templates of `[chat]`: the bot's answers, cards and buttons in IM chats, each compiled as
+/// `chat.<key>`. The variables each uses are listed beside it in the catalogue.
+pub const CHAT_KEYS: &[&str] = &[
+    "received",
+    "joined",
+    "reopened",
+    "ask_system",
+    "ask_unit",
+    "ask_phone",
+    "bad_phone",
+    "button_skip",
+    "button_cancel",
+    "guided_cancelled",
+    "guided_expired",
+    "unbound_report_refused",
+    "unbound_refused",
+    "no_permission",
+    "bound",
+    "bad_code",
+    "bind_hint",
+    "unknown_ticket",
+    "unavailable",
+    "acknowledged",
+    "arrived",
+    "updated",
+    "resolved",
+    "closed",
+    "severity_set",
+    "escalated",
+    "declined",
+    "already_acknowledged_by_you",
+    "already_acknowledged_by",
+    "already_acknowledged",
+    "already_on_site",
+    "same_assignee",
+    "no_higher_tier",
+    "not_allowed",
+    "failed",
+    "ambiguous_name",
+    "unknown_name",
+    "action_acknowledge",
+    "action_arrive",
+    "action_reassign",
+    "action_comment",
+    "action_resolve",
+    "action_close",
+    "action_set_severity",
+    "action_escalate",
+    "action_decline",
+    "action_report",
+    "action_handover",
+    "reason_decline",
+    "reason_reassign",
+    "oncall",
+    "status_all",
+    "handover_done",
+    "not_available",
+    "card",
+    "thread",
+    "page_done",
+    "button_ack",
+    "button_arrive",
+    "button_reassign",
+    "attachment_saved",
+    "attachment_too_big",
+];
 
 /// The templates of `[sms]`, the answers to an SMS reply, each compiled as `sms.<key>`.
 /// Variables, where they apply: `ticket`, `code`, `title`, `name`, `id`, `status`, `action`,
@@ -59,6 +129,22 @@ pub const SMS_KEYS: &[&str] = &[
     "reason_decline",
     "reason_reassign",
 ];
+
+/// The catalogue sections that answer people who act from a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Sms,
+    Chat,
+}
+
+impl Section {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Section::Sms => "sms",
+            Section::Chat => "chat",
+        }
+    }
+}
 
 /// A 交接班 notice.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -175,14 +261,17 @@ impl Messages {
                     .map_err(|e| MessagesError::Template(name, format!("{section}.{key}"), e.to_string()))?;
             }
         }
-        for key in SMS_KEYS {
-            let source = catalogue
-                .sms
-                .get(*key)
-                .ok_or_else(|| MessagesError::Missing(name, format!("sms.{key}")))?
-                .clone();
-            env.add_template_owned(format!("sms.{key}"), source)
-                .map_err(|e| MessagesError::Template(name, format!("sms.{key}"), e.to_string()))?;
+        for (section, keys, texts) in
+            [("sms", SMS_KEYS, &catalogue.sms), ("chat", CHAT_KEYS, &catalogue.chat)]
+        {
+            for key in keys {
+                let source = texts
+                    .get(*key)
+                    .ok_or_else(|| MessagesError::Missing(name, format!("{section}.{key}")))?
+                    .clone();
+                env.add_template_owned(format!("{section}.{key}"), source)
+                    .map_err(|e| MessagesError::Template(name, format!("{section}.{key}"), e.to_string()))?;
+            }
         }
         Ok(Messages { catalogue, env })
     }
@@ -240,10 +329,21 @@ impl Messages {
     /// The `[sms]` text `key` (one of [`SMS_KEYS`]) rendered with `ctx`, e.g.
     /// `m.sms("arrived", context! { ticket => "20261124-007" })`.
     pub fn sms(&self, key: &str, ctx: minijinja::Value) -> String {
-        match self.env.get_template(&format!("sms.{key}")).and_then(|t| t.render(ctx)) {
+        self.text(Section::Sms, key, ctx)
+    }
+
+    /// The `[chat]` text `key` (one of [`CHAT_KEYS`]) rendered with `ctx`.
+    pub fn chat(&self, key: &str, ctx: minijinja::Value) -> String {
+        self.text(Section::Chat, key, ctx)
+    }
+
+    /// A text of the answers to people (`[sms]` or `[chat]`), rendered with `ctx`.
+    pub fn text(&self, section: Section, key: &str, ctx: minijinja::Value) -> String {
+        let name = format!("{}.{key}", section.as_str());
+        match self.env.get_template(&name).and_then(|t| t.render(ctx)) {
             Ok(text) => text,
             // Compiled at load; only an unknown key or running out of fuel gets here.
-            Err(e) => format!("sms.{key}: {e}"),
+            Err(e) => format!("{name}: {e}"),
         }
     }
 

@@ -479,6 +479,20 @@ impl Store for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn outbox_defer(&self, id: i64, worker: &str, at: Timestamp, reason: &str) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts - 1, \
+             claimed_by = NULL, claimed_until = NULL WHERE id = $3 AND claimed_by = $4 AND status = 'pending'",
+        )
+        .bind(ms(at))
+        .bind(reason)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn outbox_dead(&self, id: i64, worker: &str, error: &str) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE outbox SET status = 'dead', last_error = $1, claimed_by = NULL, claimed_until = NULL \

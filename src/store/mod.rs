@@ -5,6 +5,7 @@
 //! (`common.rs`, compiled into each backend module) and only the statements that really differ
 //! live in each backend's `dialect`. The domain never sees SQL; the store holds no business rules.
 
+pub mod chat;
 mod postgres;
 mod sqlite;
 
@@ -175,7 +176,7 @@ pub struct StoreStats {
 
 /// The database, as the engine and the web layer see it.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: chat::ChatStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness.
@@ -210,6 +211,9 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_sent(&self, id: i64, worker: &str, at: Timestamp) -> StoreResult<bool>;
     async fn outbox_retry(&self, id: i64, worker: &str, at: Timestamp, error: &str) -> StoreResult<bool>;
     async fn outbox_dead(&self, id: i64, worker: &str, error: &str) -> StoreResult<bool>;
+    /// Put a message off until `at` without counting the attempt: the receiver asked us to slow
+    /// down (a rate limit), which says nothing about whether the message can be delivered.
+    async fn outbox_defer(&self, id: i64, worker: &str, at: Timestamp, reason: &str) -> StoreResult<bool>;
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
     async fn outbox_messages(
         &self,

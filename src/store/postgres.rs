@@ -16,6 +16,10 @@ type Db = sqlx::Postgres;
 #[path = "common.rs"]
 mod common;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "chat_sql.rs"]
+mod chat_sql;
+
 pub use common::SqlStore;
 
 mod dialect {
@@ -28,6 +32,8 @@ mod dialect {
     pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     pub const WRITE_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7204263)");
     pub const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    /// Lets instances claim different rows of a queue side by side.
+    pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     pub const FOR_UPDATE: &str = " FOR UPDATE";
     pub const TAKE_DUE_TIMERS: &str = "DELETE FROM timers WHERE id IN \
         (SELECT id FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \

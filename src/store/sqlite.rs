@@ -16,6 +16,10 @@ type Db = sqlx::Sqlite;
 #[path = "common.rs"]
 mod common;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "chat_sql.rs"]
+mod chat_sql;
+
 pub use common::SqlStore;
 
 mod dialect {
@@ -30,6 +34,8 @@ mod dialect {
     pub const WRITE_LOCK: Option<&str> = None;
     /// A read transaction: in WAL mode its first read fixes the snapshot for the rest.
     pub const BEGIN_SNAPSHOT: &str = "BEGIN";
+    /// Lets instances claim different rows of a queue side by side.
+    pub const SKIP_LOCKED: &str = "";
     pub const FOR_UPDATE: &str = "";
     pub const TAKE_DUE_TIMERS: &str = "DELETE FROM timers WHERE id IN \
         (SELECT id FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2) RETURNING incident_id, kind, due_at";

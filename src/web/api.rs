@@ -310,27 +310,10 @@ pub async fn handover(
     if !state.config.catalogue.person(&to).is_some_and(|p| p.may(Permission::Work)) {
         return Err(ApiError::bad_field("to", format!("'{to}' is not an engineer in the catalogue")));
     }
-    let reason = match note(b.note) {
-        Some(n) => format!("交接班：{n}"),
-        None => "交接班".to_string(),
-    };
-    let filter = IncidentFilter { statuses: Status::OPEN.to_vec(), limit: 500, ..Default::default() };
-    let mine: Vec<Incident> = state
-        .store
-        .incidents(&filter)
-        .await?
-        .into_iter()
-        .filter(|i| i.assignee.as_ref().is_some_and(|a| a.0 == me.id))
-        .collect();
-    let mut handed = Vec::new();
-    for incident in mine {
-        let action = Action::Reassign { to: PersonId(to.clone()), reason: reason.clone() };
-        state
-            .service
-            .act(incident.ticket, action, Actor::Person(PersonId(me.id.clone())), Channel::Api)
-            .await?;
-        handed.push(incident.ticket);
-    }
+    let handed = state
+        .service
+        .hand_over(&PersonId(me.id.clone()), &PersonId(to.clone()), note(b.note), Channel::Api)
+        .await?;
     Ok(Json(json!({ "to": to, "handed_over": handed })))
 }
 
@@ -532,4 +515,38 @@ pub async fn outbox(
         .transpose()?;
     let messages = state.store.outbox_messages(status, q.limit.unwrap_or(100).clamp(1, 1000)).await?;
     Ok(Json(json!({ "messages": messages })))
+}
+
+/// `GET /api/v1/incidents/{ticket}/attachments/{id}`: a file that came with a report.
+pub async fn attachment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((ticket, id)): Path<(String, i64)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let me = person(&state.config, &headers)?;
+    require(me, Permission::ReadIncidents)?;
+    let ticket = parse_ticket(&ticket)?;
+    let incident = state
+        .store
+        .incident_by_ticket(ticket)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
+    let (meta, data) = state
+        .store
+        .attachment(id)
+        .await?
+        .filter(|(m, _)| m.incident_id == incident.id)
+        .ok_or_else(|| ApiError::NotFound(format!("incident {ticket} has no attachment {id}")))?;
+    let mime = meta.mime.unwrap_or_else(|| "application/octet-stream".into());
+    // The name is the reporter's: keep it out of the header but for safe characters.
+    let safe: String =
+        meta.name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect();
+    let disposition =
+        format!("attachment; filename=\"{}\"", if safe.is_empty() { "attachment".into() } else { safe });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, mime), (axum::http::header::CONTENT_DISPOSITION, disposition)],
+        data,
+    )
+        .into_response())
 }

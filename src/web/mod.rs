@@ -9,6 +9,7 @@ mod links;
 mod oncall;
 mod schedules;
 mod sms;
+mod telegram;
 mod webhooks;
 
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub intake: IntakeQueue,
     pub messages: Arc<Messages>,
     pub metrics: Arc<Metrics>,
+    /// Wakes the chat inbox worker when a webhook committed an update.
+    pub inbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Request ids: a per-process random prefix and a counter, short enough to quote in a phone call.
@@ -83,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{ticket}/{action}", post(api::act))
         .route("/a/{token}", get(links::show).post(links::act))
         .route("/api/v1/sms/inbound/{channel}", post(sms::inbound))
+        .route("/telegram/webhook", post(telegram::webhook))
+        .route("/api/v1/incidents/{ticket}/attachments/{id}", get(api::attachment))
         .route("/api/v1/outbox", get(api::outbox))
         .route("/api/v1/audit", get(api::audit))
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })

@@ -73,6 +73,7 @@ enum RawChannelKind {
     AliyunSms,
     TencentSms,
     GsmModem,
+    Telegram,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,6 +161,8 @@ pub enum PageChannelKind {
     Webhook { url: String, secret: Option<Secret> },
     /// Sends the page's text by SMS (see [`SmsChannelConfig`]).
     Sms(Box<SmsChannelConfig>),
+    /// A direct message from the Telegram bot (`[telegram]`) with 确认 / 到场 / 转派 buttons.
+    Telegram,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,6 +315,7 @@ pub(super) fn build(
         }
         let kind = match c.kind {
             RawChannelKind::Log => PageChannelKind::Log,
+            RawChannelKind::Telegram => PageChannelKind::Telegram,
             RawChannelKind::Webhook => {
                 let url = match &c.url {
                     Some(u) if u.starts_with("http://") || u.starts_with("https://") => u.clone(),

@@ -8,9 +8,10 @@ use zhiban_integrations::sms::PhoneNumber;
 use zhiban_integrations::sms::reply::{self, ReplyAction, TicketRef};
 
 use crate::config::{Config, Permission, Person};
-use crate::domain::{Action, Actor, Channel, Incident, PersonId, Status, TicketNo, TransitionError};
+use crate::domain::{Action, Actor, Channel, Incident, PersonId, Status, TicketNo};
+use crate::engine::answers::{name_of, person_by_name, refusal, short_title};
 use crate::engine::{ActError, IncidentService};
-use crate::messages::Messages;
+use crate::messages::{Messages, Section};
 use crate::store::{IncidentFilter, PageStatus, StoreError};
 
 /// How far back a reply's `007` is looked for among the incidents that are still open.
@@ -138,7 +139,7 @@ async fn handle(service: &IncidentService, config: &Config, from_phone: &str, te
         ReplyAction::Reassign { to: None } => {
             Action::Decline { reason: m.sms("reason_decline", context! {}) }
         }
-        ReplyAction::Reassign { to: Some(name) } => match person_by_name(m, config, name) {
+        ReplyAction::Reassign { to: Some(name) } => match person_by_name(m, Section::Sms, config, name) {
             Ok(to) => Action::Reassign {
                 to: PersonId(to.id.clone()),
                 reason: m.sms("reason_reassign", context! {}),
@@ -154,9 +155,10 @@ async fn handle(service: &IncidentService, config: &Config, from_phone: &str, te
     let result = service.act(ticket, action.clone(), Actor::Person(person_id.clone()), Channel::Sms).await;
     let mut outcome = match result {
         Ok(_) => ReplyOutcome::new(ReplyKind::Done, done),
-        Err(ActError::Transition(e)) => {
-            ReplyOutcome::new(ReplyKind::Refused, refusal(m, config, &incident, &person_id, &action, &e))
-        }
+        Err(ActError::Transition(e)) => ReplyOutcome::new(
+            ReplyKind::Refused,
+            refusal(m, Section::Sms, config, &incident, &person_id, &action, &e),
+        ),
         Err(ActError::NotFound(_)) => ReplyOutcome::new(
             ReplyKind::UnknownTicket,
             m.sms("not_found", context! { ticket => ticket.to_string() }),
@@ -185,22 +187,6 @@ fn person_by_phone<'a>(config: &'a Config, from: &str) -> Option<&'a Person> {
         return None;
     }
     Some(first)
-}
-
-/// The person to hand over to, by name (`王强`) or id (`wangqiang`).
-fn person_by_name<'a>(m: &Messages, config: &'a Config, name: &str) -> Result<&'a Person, String> {
-    let name = name.trim();
-    let people = &config.catalogue.people;
-    let by_name: Vec<&Person> = people.iter().filter(|p| p.name == name).collect();
-    match by_name.as_slice() {
-        [one] => return Ok(one),
-        [] => {}
-        _ => return Err(m.sms("ambiguous_name", context! { name => name, id => &by_name[0].id })),
-    }
-    people
-        .iter()
-        .find(|p| p.id.eq_ignore_ascii_case(name))
-        .ok_or_else(|| m.sms("unknown_name", context! { name => name }))
 }
 
 enum Found {
@@ -249,18 +235,6 @@ async fn find_incident(
     Ok(Found::Nothing)
 }
 
-fn name_of(config: &Config, person: &PersonId) -> String {
-    config.catalogue.person(&person.0).map(|p| p.name.clone()).unwrap_or_else(|| person.0.clone())
-}
-
-fn short_title(title: &str) -> String {
-    let mut t: String = title.chars().take(20).collect();
-    if title.chars().count() > 20 {
-        t.push('…');
-    }
-    t
-}
-
 fn done_answer(m: &Messages, config: &Config, incident: &Incident, action: &Action) -> String {
     let ticket = incident.ticket.to_string();
     match action {
@@ -274,52 +248,6 @@ fn done_answer(m: &Messages, config: &Config, incident: &Incident, action: &Acti
     }
 }
 
-/// Why the action was not taken, politely; "already done" is not an error to the engineer.
-fn refusal(
-    m: &Messages,
-    config: &Config,
-    incident: &Incident,
-    person: &PersonId,
-    action: &Action,
-    error: &TransitionError,
-) -> String {
-    let ticket = incident.ticket.to_string();
-    let owner = incident.assignee.as_ref();
-    match (action, error) {
-        (Action::Acknowledge, TransitionError::NotAllowed { from, .. }) if from.is_open() => match owner {
-            Some(p) if p == person => m.sms("already_acknowledged_by_you", context! { ticket }),
-            Some(p) => m.sms("already_acknowledged_by", context! { ticket, name => name_of(config, p) }),
-            None => m.sms("already_acknowledged", context! { ticket }),
-        },
-        (Action::ArriveOnSite, TransitionError::NotAllowed { from: Status::OnSite, .. }) => {
-            m.sms("already_on_site", context! { ticket })
-        }
-        (_, TransitionError::SameAssignee(p)) => {
-            m.sms("same_assignee", context! { ticket, name => name_of(config, p) })
-        }
-        (_, TransitionError::NoHigherTier) => {
-            m.sms("no_higher_tier", context! { ticket, code => incident.ticket.seq_text() })
-        }
-        (_, TransitionError::NotAllowed { from, .. }) => m.sms(
-            "not_allowed",
-            context! { ticket, status => m.status(*from), action => action_text(m, action) },
-        ),
-        (_, other) => {
-            m.sms("failed", context! { ticket, action => action_text(m, action), error => other.to_string() })
-        }
-    }
-}
-
-/// The name of the action, for "cannot …" answers.
-fn action_text(m: &Messages, action: &Action) -> String {
-    let key = match action {
-        Action::Acknowledge => "action_acknowledge",
-        Action::ArriveOnSite => "action_arrive",
-        _ => "action_reassign",
-    };
-    m.sms(key, context! {})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,11 +257,5 @@ mod tests {
         assert_eq!(masked("+86 138-0013-8001"), "861****8001");
         assert_eq!(masked("13800138001"), "138****8001");
         assert_eq!(masked("10086"), "***");
-    }
-
-    #[test]
-    fn titles_are_cut() {
-        assert_eq!(short_title("短"), "短");
-        assert_eq!(short_title(&"长".repeat(30)).chars().count(), 21);
     }
 }
