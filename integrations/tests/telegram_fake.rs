@@ -201,8 +201,9 @@ async fn group_rate_limit() {
 async fn polling_confirms_with_the_offset() {
     let tg = FakeTelegram::start().await;
     let api = api(&tg);
-    let m1 = tg.user_message(42, 42, "zhangsan", "三", "/oncall");
-    tg.group_message(GROUP, "信息中心值班", 6000000001, "", "/ack 007", Some(m1));
+    tg.user_message(42, 42, "zhangsan", "三", "/oncall");
+    let card = api.send_text(&chat(GROUP), &text("【一级】告警 007")).await.unwrap();
+    tg.group_message(GROUP, "信息中心值班", 6000000001, "", "/ack 007", card.parse().ok());
     tg.push_update(json!({ "message": { "message_id": 1 } })); // unreadable for teloxide
     tg.push_update(json!({ "edited_message": { "message_id": 1, "date": 1, "chat": { "id": 42, "type": "private" }, "text": "x" } }));
 
@@ -216,7 +217,7 @@ async fn polling_confirms_with_the_offset() {
     let ChatEvent::Message(g) = &first[1].event else { panic!("{first:?}") };
     assert_eq!(
         (g.chat_kind, g.reply_to.as_deref(), g.chat_title.as_deref()),
-        (ChatKind::Group, None, Some("信息中心值班"))
+        (ChatKind::Group, Some(card.as_str()), Some("信息中心值班"))
     );
     assert_eq!(first[1].id, first[0].id + 1);
 

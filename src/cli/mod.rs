@@ -1,9 +1,10 @@
-//! The `zhiban` command line: `serve`, `migrate`, `check-config`, `bench`.
+//! The `zhiban` command line: `serve`, `migrate`, `check-config`, `bench`, `oncall`, `people`.
 
 mod bench;
 mod bench_escalation;
 mod classify;
 mod oncall;
+mod people;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +72,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// 值班: who is on call now or at a time; export a schedule as iCalendar or CSV.
     Oncall(oncall::OncallArgs),
+    /// People: `bind` prints a one-time code that binds a person's IM account.
+    People(people::PeopleArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args).await,
         Command::Classify(args) => classify::run(args),
         Command::Oncall(args) => oncall::run(args).await,
+        Command::People(args) => people::run(args).await,
         Command::Audit { what: AuditWhat::Verify { config } } => {
             let config = match load(&config) {
                 Ok(c) => c,

@@ -370,6 +370,7 @@ impl FakeTelegram {
     }
 
     /// A document with an optional caption; registers `bytes`. Returns the message id and `file_id`.
+    #[allow(clippy::too_many_arguments)]
     pub fn document_message(
         &self,
         chat_id: i64,
@@ -604,6 +605,8 @@ impl FakeTelegram {
         let update = {
             let mut inner = self.shared.lock();
             inner.chats.insert(chat_id, chat);
+            // A reply can only be to an earlier message of the same chat.
+            let reply_to = reply_to.filter(|r| inner.messages.contains_key(&(chat_id, *r)));
             let message_id = inner.next_message_id(chat_id);
             let stored = Stored {
                 by_bot: false,

@@ -2,6 +2,7 @@
 //! test), the real server started in-process on port 0, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod fake_telegram;
 pub mod receiver;
 
 use std::path::{Path, PathBuf};

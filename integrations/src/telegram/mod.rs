@@ -27,11 +27,11 @@
 //! use zhiban_integrations::chat::ChatEvent;
 //! use zhiban_integrations::telegram::parse_update;
 //!
-//! let body = br#"{"update_id": 7, "message": {"message_id": 3, "date": 1764036000,
+//! let body = r#"{"update_id": 7, "message": {"message_id": 3, "date": 1764036000,
 //!     "chat": {"id": 42, "type": "private", "first_name": "三"},
 //!     "from": {"id": 42, "is_bot": false, "first_name": "三", "last_name": "张"},
 //!     "text": "/ack 007"}}"#;
-//! let update = parse_update(body).unwrap();
+//! let update = parse_update(body.as_bytes()).unwrap();
 //! let ChatEvent::Message(m) = update.event else { panic!() };
 //! assert_eq!((update.id, m.chat.0.as_str(), m.text.as_str()), (7, "42", "/ack 007"));
 //! ```
