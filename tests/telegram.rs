@@ -398,3 +398,33 @@ on_both_backends!(
     migrated_group_and_blocked_bot,
     a_photo_is_attached,
 );
+
+/// Two instances on one PostgreSQL: one long-polls at a time, every update is answered once, and
+/// when the poller stops the other takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_instance_polls_and_another_takes_over() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let tg = FakeTelegram::start().await;
+    let first = start(telegram_config(&db, &tg, &Setup::default())).await;
+    let second = start(telegram_config(&db, &tg, &Setup::default())).await;
+    for i in 0..6 {
+        tg.user_message(5000 + i, 5000 + i, "", "路人", "/help");
+    }
+    eventually(WAIT, "every update answered", || {
+        let all = (0..6).all(|i| !tg.sent_to(5000 + i).is_empty());
+        async move { all }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..6 {
+        assert_eq!(tg.sent_to(5000 + i).len(), 1, "update {i} answered exactly once");
+    }
+    // Whichever instance polls, stopping it (its lease released) hands polling to the other.
+    first.stop().await;
+    tg.user_message(5100, 5100, "", "路人", "/help");
+    wait_text(&tg, 5100, "确认").await;
+    second.stop().await;
+    tg.user_message(5200, 5200, "", "路人", "/help");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(tg.sent_to(5200).is_empty(), "nobody polls once both are stopped");
+}
