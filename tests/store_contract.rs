@@ -336,7 +336,94 @@ async fn concurrent_claimers_never_share_a_message(backend: Backend) {
     assert_eq!(distinct.len(), 200);
 }
 
+async fn chat_state_inbox_leases_and_bindings(backend: Backend) {
+    use zhiban::store::chat::{ChatRoute, PostKind};
+    use zhiban_integrations::chat::{ChatEvent, ChatId, ChatUpdate, Provider};
+    let db = TestDb::new(backend).await;
+    let store = store_for(&db).await;
+    let now = t("2026-11-24T01:00:00Z");
+    let tg = Provider::Telegram;
+    let update = |id| ChatUpdate { id, event: ChatEvent::Ignored { what: "test".into() } };
+
+    // Updates are taken once; the cursor only moves forward, with the updates it passed.
+    assert_eq!(store.inbox_add(tg, &[update(10), update(11)], Some(12), now).await.unwrap(), 2);
+    assert_eq!(store.inbox_add(tg, &[update(11), update(12)], Some(11), now).await.unwrap(), 1);
+    assert_eq!(store.chat_cursor(tg).await.unwrap(), Some(12));
+    let claimed = store.inbox_claim("a", now, SignedDuration::from_secs(60), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|i| i.update.as_ref().unwrap().id).collect::<Vec<_>>(), [10, 11, 12]);
+    assert!(store.inbox_claim("b", now, SignedDuration::from_secs(60), 10).await.unwrap().is_empty());
+    store.inbox_done(claimed[0].id, "a", now, None).await.unwrap();
+    store.inbox_retry(claimed[1].id, "a", now + SignedDuration::from_secs(5), "db away").await.unwrap();
+    // The unfinished ones come back when their lease (or retry time) ends.
+    let later = store
+        .inbox_claim("b", now + SignedDuration::from_secs(61), SignedDuration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(later.len(), 2);
+    assert_eq!(store.inbox_pending().await.unwrap(), 2);
+
+    // One holder per lease until it ends.
+    let ttl = SignedDuration::from_secs(30);
+    assert!(store.try_lease("telegram:poll", "one", now, ttl).await.unwrap());
+    assert!(!store.try_lease("telegram:poll", "two", now, ttl).await.unwrap());
+    assert!(store.try_lease("telegram:poll", "one", now + SignedDuration::from_secs(20), ttl).await.unwrap());
+    assert!(
+        !store.try_lease("telegram:poll", "two", now + SignedDuration::from_secs(40), ttl).await.unwrap()
+    );
+    assert!(store.try_lease("telegram:poll", "two", now + SignedDuration::from_secs(51), ttl).await.unwrap());
+    store.release_lease("telegram:poll", "one").await.unwrap();
+    assert!(
+        !store.try_lease("telegram:poll", "one", now + SignedDuration::from_secs(52), ttl).await.unwrap()
+    );
+
+    // A code binds once, before it expires.
+    let zhang = zhiban::domain::PersonId("zhangwei".into());
+    store.add_bind_code("hash1", &zhang, now, now + SignedDuration::from_hours(1)).await.unwrap();
+    store.add_bind_code("hash2", &zhang, now, now + SignedDuration::from_mins(1)).await.unwrap();
+    assert_eq!(
+        store.redeem_bind_code("hash2", tg, "7", None, now + SignedDuration::from_mins(2)).await.unwrap(),
+        None
+    );
+    assert_eq!(store.redeem_bind_code("hash1", tg, "7", Some("zw"), now).await.unwrap(), Some(zhang.clone()));
+    assert_eq!(store.redeem_bind_code("hash1", tg, "8", None, now).await.unwrap(), None);
+    assert_eq!(store.im_binding(tg, "7").await.unwrap(), Some(zhang.clone()));
+    assert_eq!(store.im_account_of(tg, &zhang).await.unwrap().as_deref(), Some("7"));
+
+    // Cards follow a group that moved; a gone chat says why.
+    let incident = insert(&store, "chat", now).await;
+    let old = ChatId("-1".into());
+    store.add_chat_message(tg, &old, "5", incident.id, PostKind::Card, now).await.unwrap();
+    store.chat_moved(tg, &old, &ChatId("-100".into())).await.unwrap();
+    assert_eq!(store.chat_route(tg, &old).await.unwrap(), ChatRoute::Live(ChatId("-100".into())));
+    assert_eq!(store.chat_card(tg, &ChatId("-100".into()), incident.id).await.unwrap().as_deref(), Some("5"));
+    assert_eq!(
+        store.chat_message_incident(tg, &ChatId("-100".into()), "5").await.unwrap(),
+        Some(incident.id)
+    );
+    store.chat_gone(tg, &ChatId("-100".into()), "bot was kicked", now).await.unwrap();
+    assert!(matches!(store.chat_route(tg, &old).await.unwrap(), ChatRoute::Gone { .. }));
+
+    // Attachments: once per source, bytes intact.
+    let bytes = vec![0u8, 1, 2, 255];
+    assert!(
+        store
+            .add_attachment(incident.id, "a.jpg", Some("image/jpeg"), &bytes, "telegram:f1", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_attachment(incident.id, "a.jpg", Some("image/jpeg"), &bytes, "telegram:f1", now)
+            .await
+            .unwrap()
+    );
+    let listed = store.attachments_of(incident.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(store.attachment(listed[0].id).await.unwrap().unwrap().1, bytes);
+}
+
 on_both_backends!(
+    chat_state_inbox_leases_and_bindings,
     incidents_round_trip_and_tickets_count_per_day,
     dedup_keys_and_receipts,
     timelines_keep_order_and_content,

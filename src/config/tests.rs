@@ -219,3 +219,31 @@ fn durations_are_written_for_people() {
     .unwrap_err();
     assert_eq!(keys(&e), ["incidents.ack_reminder_after", "incidents.auto_close_after"]);
 }
+
+#[test]
+fn chat_and_telegram_are_checked_with_their_keys() {
+    let telegram_channel = format!(
+        "{MINIMAL}\n[[paging.channels]]\nname = \"tg\"\nkind = \"telegram\"\n[[chat.channels]]\nname = \"g\"\nprovider = \"icq\"\nchat = \"-1\"\nlevels = [7]\n"
+    );
+    let e = parse(&telegram_channel).unwrap_err().to_string();
+    assert!(e.contains("paging.channels[0].kind: a telegram channel needs a [telegram] section"), "{e}");
+    assert!(e.contains("chat.channels[0].provider: 'icq' is not an IM"), "{e}");
+
+    let webhook_without_secret = format!(
+        "{MINIMAL}\n[telegram]\ntoken = \"123:abc\"\nmode = \"webhook\"\npoll_timeout = \"2m\"\n[[chat.channels]]\nname = \"g\"\nprovider = \"telegram\"\nchat = \"-1\"\nlevels = [7]\n"
+    );
+    let e = parse(&webhook_without_secret).unwrap_err().to_string();
+    assert!(e.contains("telegram.webhook_secret: webhook mode needs a secret"), "{e}");
+    assert!(e.contains("telegram.poll_timeout"), "{e}");
+    assert!(e.contains("chat.channels[0].levels: 7 is not a level"), "{e}");
+
+    let ok = format!(
+        "{MINIMAL}\n[telegram]\ntoken = \"123:abc\"\napi_url = \"http://10.0.0.9:8081/\"\n[chat]\nallow_unbound_reports = true\n[[chat.channels]]\nname = \"g\"\nprovider = \"telegram\"\nchat = \"-1001\"\nlevels = [1, 2]\n"
+    );
+    let c = parse(&ok).unwrap();
+    let t = c.telegram.as_ref().unwrap();
+    assert_eq!(t.api_url, "http://10.0.0.9:8081");
+    assert!(c.chat.allow_unbound_reports);
+    assert!(c.chat.channels[0].wants(None, None, Severity::Two, false));
+    assert!(!c.chat.channels[0].wants(None, None, Severity::Three, false));
+}
