@@ -378,13 +378,10 @@ async fn a_photo_is_attached(backend: Backend) {
     let receipt = wait_text(&tg, ENGINEER_TG, "已受理报障").await;
     let ticket = ticket_in(&receipt.text);
     wait_text(&tg, ENGINEER_TG, "已将附件").await;
-    let response = app
-        .http
-        .get(app.url(&format!("/api/v1/incidents/{ticket}/attachments/1")))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+    let shown = app.incident(&ticket).await;
+    let path = shown["attachments"][0]["path"].as_str().expect("the attachment is listed").to_string();
+    assert_eq!(shown["attachments"][0]["mime"], "image/jpeg");
+    let response = app.http.get(app.url(&path)).bearer_auth(ADMIN).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap().to_vec(), bytes);
     app.stop().await;

@@ -198,6 +198,11 @@ impl ChatHandler {
                 return Ok(());
             }
         }
+        // The first thing anyone sends a Telegram bot; without a code it asks what the bot does.
+        if text.split_whitespace().next().is_some_and(|w| w == "/start" || w.starts_with("/start@")) {
+            a.reply(&m.chat, zhiban_commands::help(self.lang(), None));
+            return Ok(());
+        }
         let sender = Sender { person: identity::person(store, self.config(), provider, &m.from).await? };
         let replying_to = match &m.reply_to {
             Some(reply) => store.chat_message_incident(provider, &m.chat, reply).await?,

@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod chat;
+pub mod email;
 pub mod paging;
 pub mod schedule;
 pub mod secret;
@@ -120,6 +121,7 @@ struct RawConfig {
     #[serde(default)]
     chat: chat::RawChat,
     telegram: Option<chat::RawTelegram>,
+    email: Option<email::RawEmail>,
     // The catalogue's tables, listed here rather than flattened: serde cannot combine `flatten`
     // with `deny_unknown_fields`, and a misspelt top-level key must not pass silently.
     #[serde(default)]
@@ -436,6 +438,8 @@ pub struct Config {
     pub chat: chat::ChatConfig,
     /// The Telegram bot, when configured.
     pub telegram: Option<chat::TelegramConfig>,
+    /// 邮件: the bot's address, SMTP, the mailboxes read for reports; when configured.
+    pub email: Option<email::EmailConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -853,6 +857,7 @@ fn validate(
     let handover_sinks = schedule::handover_sinks(&raw.schedules, &sink_names, p);
     let chat = chat::build_chat(&raw.chat, &catalogue, p);
     let telegram = raw.telegram.as_ref().and_then(|t| chat::build_telegram(t, env, p));
+    let email = raw.email.as_ref().map(|e| email::build(e, env, p));
     if raw.telegram.is_none() {
         for (i, c) in paging.channels.iter().enumerate() {
             if matches!(c.kind, PageChannelKind::Telegram) {
@@ -871,6 +876,7 @@ fn validate(
         handover_sinks,
         chat,
         telegram,
+        email,
         server: ServerConfig {
             listen,
             public_url,

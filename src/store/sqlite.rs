@@ -20,6 +20,10 @@ mod common;
 #[path = "chat_sql.rs"]
 mod chat_sql;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "mail_sql.rs"]
+mod mail_sql;
+
 pub use common::SqlStore;
 
 mod dialect {

@@ -32,6 +32,19 @@ pub struct IncidentView {
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<TimelineView>>,
+    /// Files that came with reports (a chat photo, a mail attachment), with their download path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Vec<AttachmentView>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttachmentView {
+    pub id: i64,
+    pub name: String,
+    pub mime: Option<String>,
+    pub size: u64,
+    pub created_at: jiff::Timestamp,
+    pub path: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +71,7 @@ pub(super) fn view(
         url: state.service.incident_url(incident.ticket),
         incident,
         timeline,
+        attachments: None,
     }
 }
 
@@ -150,7 +164,22 @@ async fn current_view(state: &AppState, ticket: TicketNo) -> Result<Json<Inciden
         .incident_with_timeline(ticket)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
-    Ok(Json(view(state, incident, Some(timeline))))
+    let attachments = state.store.attachments_of(incident.id).await?;
+    let mut shown = view(state, incident, Some(timeline));
+    shown.attachments = Some(
+        attachments
+            .into_iter()
+            .map(|a| AttachmentView {
+                path: format!("/api/v1/incidents/{ticket}/attachments/{}", a.id),
+                id: a.id,
+                name: a.name,
+                mime: a.mime,
+                size: a.size,
+                created_at: a.created_at,
+            })
+            .collect(),
+    );
+    Ok(Json(shown))
 }
 
 /// The optional body of an action.
@@ -326,11 +355,7 @@ pub async fn pages(
     let me = person(&state.config, &headers)?;
     require(me, Permission::ReadIncidents)?;
     let ticket = parse_ticket(&ticket)?;
-    let incident = state
-        .store
-        .incident_by_ticket(ticket)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
+    let incident = incident_named(&state, ticket).await?;
     let pages = state.store.pages_of(incident.id).await?;
     Ok(Json(json!({ "ticket": ticket, "escalation": incident.escalation, "pages": pages })))
 }
@@ -527,11 +552,7 @@ pub async fn attachment(
     let me = person(&state.config, &headers)?;
     require(me, Permission::ReadIncidents)?;
     let ticket = parse_ticket(&ticket)?;
-    let incident = state
-        .store
-        .incident_by_ticket(ticket)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
+    let incident = incident_named(&state, ticket).await?;
     let (meta, data) = state
         .store
         .attachment(id)
@@ -549,4 +570,13 @@ pub async fn attachment(
         data,
     )
         .into_response())
+}
+
+/// The incident with this ticket number, or 404.
+async fn incident_named(state: &AppState, ticket: TicketNo) -> Result<Incident, ApiError> {
+    state
+        .store
+        .incident_by_ticket(ticket)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))
 }
