@@ -17,6 +17,8 @@ use crate::chat::outgoing::sink_name;
 use crate::chat::sink::{ChatApi, ChatContext, ChatSink, Pacer};
 use crate::chat::telegram::{TelegramBot, TelegramLoop};
 use crate::config::Config;
+use crate::email::poller::MailboxLoop;
+use crate::email::sink::{MailSink, Mailer, smtp_settings};
 use crate::engine::handover;
 use crate::engine::outbox::Dispatcher;
 use crate::engine::paging::{self, PAGING_SINK, PagingSink};
@@ -26,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::store::{self, SharedStore, StoreError};
 use crate::web::{self, AppState};
 use zhiban_integrations::chat::Provider;
+use zhiban_integrations::email::smtp::SmtpSender;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -35,6 +38,8 @@ pub enum StartError {
     Messages(#[from] MessagesError),
     #[error("telegram.api_url: {0}")]
     Telegram(String),
+    #[error("email.smtp: {0}")]
+    Email(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -140,6 +145,26 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         }
         None => None,
     };
+    // Email, when configured: the SMTP sink and page channel, and a loop per mailbox.
+    let mailer = match config.email.as_ref().and_then(|e| e.smtp.as_ref()) {
+        Some(smtp) => {
+            let sender =
+                SmtpSender::new(&smtp_settings(smtp)).map_err(|e| StartError::Email(e.to_string()))?;
+            let mailer = Mailer {
+                sender: Arc::new(sender),
+                store: store.clone(),
+                config: config.clone(),
+                messages: messages.clone(),
+                clock: options.clock.clone(),
+            };
+            sink_map.insert(
+                crate::email::outgoing::SINK.to_string(),
+                Box::new(MailSink { mailer: mailer.clone() }) as Box<dyn sinks::Sink>,
+            );
+            Some(mailer)
+        }
+        None => None,
+    };
     let chat_apis: HashMap<Provider, Arc<dyn ChatApi>> =
         telegram.iter().map(|(bot, _, _)| (Provider::Telegram, bot.clone() as Arc<dyn ChatApi>)).collect();
     let chat_handler = Arc::new(ChatHandler::new(service.clone(), chat_apis));
@@ -152,7 +177,12 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
             .paging
             .channels
             .iter()
-            .map(|c| (c.name.clone(), paging::build_channel(c, &http, &sms, telegram.as_ref().map(|t| &t.1))))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    paging::build_channel(c, &http, &sms, telegram.as_ref().map(|t| &t.1), mailer.as_ref()),
+                )
+            })
             .collect(),
     };
     sink_map.insert(PAGING_SINK.to_string(), Box::new(paging_sink) as Box<dyn sinks::Sink>);
@@ -184,6 +214,11 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         ),
     ];
     let mut loops = loops;
+    for mailbox in config.email.iter().flat_map(|e| e.mailboxes.iter()) {
+        let mailbox_loop =
+            MailboxLoop { service: service.clone(), mailbox: mailbox.clone(), instance: instance.clone() };
+        loops.push(tokio::spawn(mailbox_loop.run(stop_engine.clone())));
+    }
     if let Some((bot, _, t)) = telegram {
         let telegram_loop = TelegramLoop {
             bot,

@@ -8,6 +8,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod email;
 pub mod engine;
 pub mod messages;
 pub mod metrics;

@@ -16,6 +16,8 @@
 //!
 //! Chat providers speak the neutral terms of [`chat`]; [`telegram`] is the Bot API through teloxide-core.
 //!
+//! [`email`] parses inbound mail (Chinese charsets, auto-reply/bounce detection, ticket tags) and composes outbound mail.
+//!
 //! ```
 //! use zhiban_integrations::{parse, AlertStatus, SourceKind};
 //!
@@ -27,6 +29,7 @@
 
 pub mod alert;
 pub mod chat;
+pub mod email;
 pub mod sms;
 pub mod telegram;
 pub mod webhook;

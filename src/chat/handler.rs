@@ -23,7 +23,9 @@ use crate::config::{Config, Language, Permission, Person};
 use crate::domain::classify::ClassifyInput;
 use crate::domain::{Action, Actor, Channel, Incident, IncidentId, PersonId, Severity, Status, TicketNo};
 use crate::engine::answers::{person_by_name, refusal, short_title};
-use crate::engine::classify::{MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, Report, clean_text, reason_texts};
+use crate::engine::classify::{
+    MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, Report, clean_text, reason_texts, reported_fault,
+};
 use crate::engine::{ActError, Disposition, IncidentService};
 use crate::messages::{Messages, Section};
 use crate::store::chat::PostKind;
@@ -456,10 +458,8 @@ impl ChatHandler {
         let system = filing.system.or(c.system.clone());
         let unit = filing.unit.or(c.unit.clone());
         // Reports of one system at one unit are the same fault while its ticket is open.
-        let fingerprint = match (&system, &unit) {
-            (Some(s), u) => format!("system:{s}:unit:{}", u.as_deref().unwrap_or("-")),
-            (None, _) => format!("{}:{}:{}", provider.as_str(), filing.chat, filing.message_id),
-        };
+        let fingerprint = reported_fault(system.as_deref(), unit.as_deref())
+            .unwrap_or_else(|| format!("{}:{}:{}", provider.as_str(), filing.chat, filing.message_id));
         let mut labels = std::collections::BTreeMap::new();
         labels.insert("im".to_string(), provider.as_str().to_string());
         labels.insert("im_user".to_string(), display(filing.user));

@@ -7,6 +7,7 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 
 use super::{Problems, Secret, SecretSource};
+pub use zhiban_integrations::email::imap::Security;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,16 +70,6 @@ fn default_folder() -> String {
 
 fn default_true() -> bool {
     true
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// TLS from the first byte (IMAPS 993, SMTPS 465).
-    Tls,
-    /// Plain, then STARTTLS (IMAP 143, submission 587).
-    StartTls,
-    /// No encryption: only for relays on a trusted intranet segment.
-    Plain,
 }
 
 #[derive(Debug, Clone)]

@@ -858,6 +858,16 @@ fn validate(
     let chat = chat::build_chat(&raw.chat, &catalogue, p);
     let telegram = raw.telegram.as_ref().and_then(|t| chat::build_telegram(t, env, p));
     let email = raw.email.as_ref().map(|e| email::build(e, env, p));
+    if email.as_ref().and_then(|e| e.smtp.as_ref()).is_none() {
+        for (i, c) in paging.channels.iter().enumerate() {
+            if matches!(c.kind, PageChannelKind::Email) {
+                p.add(
+                    format!("paging.channels[{i}].kind"),
+                    "an email channel needs [email] with [email.smtp]",
+                );
+            }
+        }
+    }
     if raw.telegram.is_none() {
         for (i, c) in paging.channels.iter().enumerate() {
             if matches!(c.kind, PageChannelKind::Telegram) {

@@ -63,6 +63,8 @@ pub enum Channel {
     Sms,
     /// A message or button press in an IM chat (Telegram, WeCom, DingTalk, Feishu).
     Im,
+    /// A mail to one of zhiban's mailboxes.
+    Email,
 }
 
 impl Channel {
@@ -76,6 +78,7 @@ impl Channel {
             Channel::Link => "link",
             Channel::Sms => "sms",
             Channel::Im => "im",
+            Channel::Email => "email",
         }
     }
 
@@ -89,6 +92,7 @@ impl Channel {
             Channel::Link,
             Channel::Sms,
             Channel::Im,
+            Channel::Email,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)

@@ -34,6 +34,13 @@ pub struct Report {
     pub reporter: Option<crate::domain::PersonId>,
 }
 
+/// The fault a person's report is about, for joining reports (chat, mail): the same system at the
+/// same unit is one fault while its ticket is open. `None` when no system was recognised: then
+/// each report stands alone.
+pub fn reported_fault(system: Option<&str>, unit: Option<&str>) -> Option<String> {
+    system.map(|s| format!("system:{s}:unit:{}", unit.unwrap_or("-")))
+}
+
 /// Longest title and description kept; senders sometimes put whole logs in them.
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 8000;

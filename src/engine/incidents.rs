@@ -570,6 +570,7 @@ impl IncidentService {
         };
         let posted: Vec<&(u32, TimelineEntry)> = recorded.iter().filter(|(_, e)| !quiet(&e.event)).collect();
         messages.extend(crate::chat::cards::channel_posts(self, incident, &posted));
+        messages.extend(crate::email::notices::reporter_mails(self, incident, &posted));
         for (seq, entry) in recorded {
             // A silenced or storm-folded incident opens quietly: one card for the storm, none
             // for a silence. What people do with it later is announced as usual.

@@ -104,6 +104,7 @@ pub fn build_channel(
     http: &reqwest::Client,
     sms: &super::sms::SmsContext,
     telegram: Option<&crate::chat::sink::ChatContext>,
+    mailer: Option<&crate::email::sink::Mailer>,
 ) -> Box<dyn PageChannel> {
     match &config.kind {
         PageChannelKind::Log => Box::new(LogChannel { name: config.name.clone() }),
@@ -114,6 +115,11 @@ pub fn build_channel(
         PageChannelKind::Telegram => match telegram {
             Some(ctx) => Box::new(crate::chat::sink::ChatPageChannel { ctx: ctx.clone() }),
             // Configuration refuses a telegram channel without [telegram]; never reached.
+            None => Box::new(LogChannel { name: config.name.clone() }),
+        },
+        PageChannelKind::Email => match mailer {
+            Some(m) => Box::new(crate::email::sink::MailPageChannel { mailer: m.clone() }),
+            // Configuration refuses an email channel without [email.smtp]; never reached.
             None => Box::new(LogChannel { name: config.name.clone() }),
         },
     }

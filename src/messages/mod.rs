@@ -30,7 +30,15 @@ struct Catalogue {
     /// Absent as a whole, it fails loading with the first missing key of [`CHAT_KEYS`].
     #[serde(default)]
     chat: BTreeMap<String, String>,
+    /// Absent as a whole, it fails loading with the first missing key of [`EMAIL_KEYS`].
+    #[serde(default)]
+    email: BTreeMap<String, String>,
 }
+
+/// The templates of `[email]`: mails to reporters and pages by mail, each compiled as
+/// `email.<key>`. The variables each uses are listed beside it in the catalogue.
+pub const EMAIL_KEYS: &[&str] =
+    &["ack_subject", "ack_text", "joined_text", "update_subject", "update_text", "page_html", "footer"];
 
 /// The templates of `[chat]`: the bot's answers, cards and buttons in IM chats, each compiled as
 /// `chat.<key>`. The variables each uses are listed beside it in the catalogue.
@@ -135,6 +143,7 @@ pub const SMS_KEYS: &[&str] = &[
 pub enum Section {
     Sms,
     Chat,
+    Email,
 }
 
 impl Section {
@@ -142,6 +151,7 @@ impl Section {
         match self {
             Section::Sms => "sms",
             Section::Chat => "chat",
+            Section::Email => "email",
         }
     }
 }
@@ -241,6 +251,22 @@ impl Messages {
                 Err(_) => value,
             }
         });
+        // `{{ text|html }}`: text fit for HTML mail (minijinja's `escape` also escapes `/`, which
+        // makes links unreadable in a mail's source).
+        env.add_filter("html", |value: String| -> String {
+            let mut out = String::with_capacity(value.len());
+            for c in value.chars() {
+                match c {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '"' => out.push_str("&quot;"),
+                    '\'' => out.push_str("&#39;"),
+                    c => out.push(c),
+                }
+            }
+            out
+        });
         env.set_fuel(Some(50_000));
         for event in EventKind::NAMES {
             let source = catalogue
@@ -261,9 +287,11 @@ impl Messages {
                     .map_err(|e| MessagesError::Template(name, format!("{section}.{key}"), e.to_string()))?;
             }
         }
-        for (section, keys, texts) in
-            [("sms", SMS_KEYS, &catalogue.sms), ("chat", CHAT_KEYS, &catalogue.chat)]
-        {
+        for (section, keys, texts) in [
+            ("sms", SMS_KEYS, &catalogue.sms),
+            ("chat", CHAT_KEYS, &catalogue.chat),
+            ("email", EMAIL_KEYS, &catalogue.email),
+        ] {
             for key in keys {
                 let source = texts
                     .get(*key)
@@ -335,6 +363,11 @@ impl Messages {
     /// The `[chat]` text `key` (one of [`CHAT_KEYS`]) rendered with `ctx`.
     pub fn chat(&self, key: &str, ctx: minijinja::Value) -> String {
         self.text(Section::Chat, key, ctx)
+    }
+
+    /// The `[email]` text `key` (one of [`EMAIL_KEYS`]) rendered with `ctx`.
+    pub fn email(&self, key: &str, ctx: minijinja::Value) -> String {
+        self.text(Section::Email, key, ctx)
     }
 
     /// A text of the answers to people (`[sms]` or `[chat]`), rendered with `ctx`.

@@ -6,6 +6,7 @@ mod dashboard;
 pub mod error;
 mod health;
 mod links;
+mod mail;
 mod oncall;
 mod schedules;
 mod sms;
@@ -87,6 +88,8 @@ pub fn router(state: AppState) -> Router {
         .route("/a/{token}", get(links::show).post(links::act))
         .route("/api/v1/sms/inbound/{channel}", post(sms::inbound))
         .route("/telegram/webhook", post(telegram::webhook))
+        .route("/api/v1/mail/quarantine", get(mail::quarantine))
+        .route("/api/v1/mail/quarantine/{id}", get(mail::quarantined))
         .route("/api/v1/incidents/{ticket}/attachments/{id}", get(api::attachment))
         .route("/api/v1/outbox", get(api::outbox))
         .route("/api/v1/audit", get(api::audit))

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_telegram;
+pub mod mail_server;
 pub mod receiver;
 
 use std::path::{Path, PathBuf};

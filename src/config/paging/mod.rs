@@ -74,6 +74,7 @@ enum RawChannelKind {
     TencentSms,
     GsmModem,
     Telegram,
+    Email,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +164,8 @@ pub enum PageChannelKind {
     Sms(Box<SmsChannelConfig>),
     /// A direct message from the Telegram bot (`[telegram]`) with 确认 / 到场 / 转派 buttons.
     Telegram,
+    /// A mail (HTML and plain text, with the signed action link) through `[email.smtp]`.
+    Email,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,6 +319,7 @@ pub(super) fn build(
         let kind = match c.kind {
             RawChannelKind::Log => PageChannelKind::Log,
             RawChannelKind::Telegram => PageChannelKind::Telegram,
+            RawChannelKind::Email => PageChannelKind::Email,
             RawChannelKind::Webhook => {
                 let url = match &c.url {
                     Some(u) if u.starts_with("http://") || u.starts_with("https://") => u.clone(),
