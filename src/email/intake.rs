@@ -22,6 +22,7 @@ use crate::engine::classify::{
 use crate::engine::{ActError, Disposition, IncidentService};
 use crate::store::StoreError;
 use zhiban_commands::{Command, ParseContext, TicketRef};
+use zhiban_integrations::sms::reply::ReplyAction;
 
 /// What became of one mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,7 +218,12 @@ fn command_in(text: &str) -> Option<Action> {
         Ok(Some(Command::Ack { .. })) => Some(Action::Acknowledge),
         Ok(Some(Command::Arrive { .. })) => Some(Action::ArriveOnSite),
         Ok(Some(Command::Resolve { note, .. })) => Some(Action::Resolve { note }),
-        _ => None,
+        // The SMS reply codes printed in every page (`1 001` acknowledge, `2 001` on site).
+        _ => match zhiban_integrations::sms::reply::parse_reply(first).ok()?.action {
+            ReplyAction::Acknowledge => Some(Action::Acknowledge),
+            ReplyAction::Arrive => Some(Action::ArriveOnSite),
+            ReplyAction::Reassign { .. } => None,
+        },
     }
 }
 
@@ -376,6 +382,17 @@ async fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_line_can_act() {
+        assert_eq!(command_in("确认\n\n> 原文"), Some(Action::Acknowledge));
+        assert_eq!(command_in("\n到场"), Some(Action::ArriveOnSite));
+        assert_eq!(command_in("1 001"), Some(Action::Acknowledge));
+        assert_eq!(command_in("2 001"), Some(Action::ArriveOnSite));
+        assert!(matches!(command_in("恢复 已重启服务"), Some(Action::Resolve { note: Some(n) }) if n == "已重启服务"));
+        assert_eq!(command_in("二楼也无法登录"), None);
+        assert_eq!(command_in("3 001 王强"), None);
+    }
 
     #[test]
     fn reply_prefixes_are_dropped() {
