@@ -203,6 +203,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
             stop_engine.clone(),
         )),
         tokio::spawn(handover::run(service.clone(), options.poll_interval, stop_engine.clone())),
+        tokio::spawn(crate::engine::drills::run(service.clone(), options.poll_interval, stop_engine.clone())),
         tokio::spawn(
             InboxWorker {
                 store: store.clone(),

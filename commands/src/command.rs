@@ -68,6 +68,12 @@ pub enum DrillAction {
     Start { plan: String },
     /// `演练 结束 [预案]`
     Stop { plan: Option<String> },
+    /// 演练 暂停: hold the drill's paging.
+    Pause,
+    /// 演练 继续: page again.
+    Resume,
+    /// 演练 评估 <评估意见>: the drill lead's evaluation.
+    Evaluate { text: String },
     /// 演练 状态, or 演练 alone.
     Status,
 }

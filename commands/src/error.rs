@@ -34,6 +34,8 @@ pub enum Arg {
     Plan,
     /// 定级's level.
     Level,
+    /// 演练 评估's evaluation.
+    Evaluation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,14 +122,19 @@ impl Reason {
                     Arg::Person => ("人员姓名", "the person's name"),
                     Arg::When => ("日期或班次", "the date or shift"),
                     Arg::Plan => ("演练预案名称", "the drill plan"),
+                    Arg::Evaluation => ("评估意见", "the evaluation"),
                     Arg::Level => ("故障级别", "the severity level"),
                 };
                 if zh { format!("缺少{what_zh}") } else { format!("Missing {what_en}") }
             }
             Reason::BadLevel(raw) if zh => format!("无法识别的级别 {raw}，应为 一级、二级、三级 或 四级"),
             Reason::BadLevel(raw) => format!("Unknown severity {raw}; use 1, 2, 3 or 4 (1 is the highest)"),
-            Reason::BadDrillAction(raw) if zh => format!("无法识别的演练操作 {raw}，应为 开始、结束 或 状态"),
-            Reason::BadDrillAction(raw) => format!("Unknown drill action {raw}; use start, stop or status"),
+            Reason::BadDrillAction(raw) if zh => {
+                format!("无法识别的演练操作 {raw}，应为 开始、暂停、继续、结束、评估 或 状态")
+            }
+            Reason::BadDrillAction(raw) => {
+                format!("Unknown drill action {raw}; use start, pause, resume, stop, evaluate or status")
+            }
             Reason::UnknownHelpTopic(raw) if zh => format!("没有名为 {raw} 的命令；发送 帮助 查看所有命令"),
             Reason::UnknownHelpTopic(raw) => {
                 format!("There is no command {raw}; send /help to see all commands")

@@ -193,6 +193,13 @@ fn drill(args: &str) -> Result<DrillAction, ParseError> {
             Ok(DrillAction::Start { plan })
         }
         "结束" | "停止" | "stop" | "end" => Ok(DrillAction::Stop { plan: rest_text(rest) }),
+        "暂停" | "pause" => Ok(DrillAction::Pause),
+        "继续" | "恢复" | "resume" => Ok(DrillAction::Resume),
+        "评估" | "evaluate" | "review" => {
+            let text =
+                rest_text(rest).ok_or(ParseError::new(kind, Reason::MissingArgument(Arg::Evaluation)))?;
+            Ok(DrillAction::Evaluate { text })
+        }
         "" | "状态" | "status" => Ok(DrillAction::Status),
         _ => Err(ParseError::new(kind, Reason::BadDrillAction(clip(word, 16)))),
     }

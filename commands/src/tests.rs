@@ -317,7 +317,7 @@ fn every_error_ends_with_the_right_usage() {
         ("交班", CommandKind::Handover),
         ("状态 000", CommandKind::Status),
         ("演练 开始", CommandKind::Drill),
-        ("演练 暂停", CommandKind::Drill),
+        ("演练 跳舞", CommandKind::Drill),
         ("帮助 吃饭", CommandKind::Help),
     ];
     for &(text, kind) in cases {
@@ -339,7 +339,7 @@ fn error_messages_name_the_problem() {
     assert!(zh("确认 20261332-007").starts_with("工单号 20261332-007 有误：日期不存在"));
     assert!(zh("报障").starts_with("缺少故障描述"));
     assert!(zh("定级 007 五级").starts_with("无法识别的级别 五级"));
-    assert!(zh("演练 暂停").starts_with("无法识别的演练操作 暂停"));
+    assert!(zh("演练 跳舞").starts_with("无法识别的演练操作 跳舞"));
     assert!(zh("帮助 吃饭").starts_with("没有名为 吃饭 的命令"));
     assert!(err("进展 007", &NONE).message(Lang::En).starts_with("Missing the progress text"));
     // A bad ticket is an error even when replying: a typo must not act on another ticket.
@@ -418,4 +418,17 @@ proptest! {
             .collect();
         prop_assert_eq!(parse(&widened, &REPLY), parse(&text, &REPLY));
     }
+}
+
+#[test]
+fn drill_actions() {
+    let ctx = ParseContext::default();
+    assert_eq!(parse("演练 暂停", &ctx), Ok(Some(Command::Drill(DrillAction::Pause))));
+    assert_eq!(parse("/drill resume", &ctx), Ok(Some(Command::Drill(DrillAction::Resume))));
+    assert_eq!(
+        parse("演练 评估：响应及时，备份恢复超时", &ctx),
+        Ok(Some(Command::Drill(DrillAction::Evaluate { text: "响应及时,备份恢复超时".into() })))
+    );
+    let e = parse("演练 评估", &ctx).unwrap_err();
+    assert!(e.message(Lang::Zh).contains("评估意见"), "{}", e.message(Lang::Zh));
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use jiff::Timestamp;
 use minijinja::context;
 use tracing::{Instrument as _, info, info_span, warn};
-use zhiban_commands::{Command, Lang, ParseContext, TicketRef};
+use zhiban_commands::{Command, DrillAction, Lang, ParseContext, TicketRef};
 use zhiban_integrations::chat::{
     Attachment, Button, ButtonPress, ChatEvent, ChatId, ChatKind, ChatUpdate, IncomingMessage, Provider,
 };
@@ -677,9 +677,13 @@ impl ChatHandler {
                 }
                 return Ok(());
             }
+            Command::Drill(action) => {
+                a.reply(chat, self.drill(sender, action).await?);
+                return Ok(());
+            }
             // 换班 from chat needs dates and shifts read against the schedules, and a leader's
             // approval; until then it is recorded on the web (POST /api/v1/schedules/{id}/swaps).
-            Command::Swap { .. } | Command::Drill(_) | Command::Inspect { .. } => {
+            Command::Swap { .. } | Command::Inspect { .. } => {
                 a.reply(
                     chat,
                     msg.chat(
@@ -708,6 +712,90 @@ impl ChatHandler {
         let answer = self.act(sender, &ticket, act, a.now).await?;
         a.reply_with(chat, answer.text, Some(&m.message_id), Vec::new(), answer.incident);
         Ok(())
+    }
+
+    /// 演练 …: engineers, leaders and admins run drills; the lead evaluates.
+    async fn drill(&self, sender: &Sender<'_>, action: DrillAction) -> Result<String, StoreError> {
+        use crate::engine::drills::{self, DrillError};
+        let m = self.m();
+        let Some(person) =
+            sender.person.filter(|p| p.may(Permission::Work) || p.may(Permission::ChangeSchedules))
+        else {
+            return Ok(self.not_permitted(sender, "action_drill"));
+        };
+        let actor = Actor::Person(PersonId(person.id.clone()));
+        let service = &self.service;
+        let plan_name = |run: &crate::domain::drill::DrillRun| {
+            self.config().drills.get(&run.plan).map(|p| p.name.clone()).unwrap_or_else(|| run.plan.clone())
+        };
+        let ticket_of = |run: &crate::domain::drill::DrillRun| {
+            let incident = run.incident;
+            async move {
+                match incident {
+                    Some(id) => service.store().incident(id).await.map(|i| i.map(|i| i.ticket.to_string())),
+                    None => Ok(None),
+                }
+            }
+        };
+        let result: Result<String, DrillError> = async {
+            Ok(match action {
+                DrillAction::Start { plan } => {
+                    let run = drills::start(service, &plan, &person.id).await?;
+                    m.drill("started", context! { name => plan_name(&run), ticket => ticket_of(&run).await? })
+                }
+                DrillAction::Pause => {
+                    let run = drills::live_run(service, None).await?;
+                    let run = drills::pause(service, &run, actor).await?;
+                    m.drill("paused", context! { name => plan_name(&run) })
+                }
+                DrillAction::Resume => {
+                    let run = drills::live_run(service, None).await?;
+                    let run = drills::resume(service, &run, actor).await?;
+                    m.drill("resumed", context! { name => plan_name(&run) })
+                }
+                DrillAction::Stop { plan } => {
+                    let run = drills::live_run(service, plan.as_deref()).await?;
+                    let run = drills::stop(service, &run, actor).await?;
+                    m.drill("stopped", context! { name => plan_name(&run) })
+                }
+                DrillAction::Evaluate { text } => {
+                    // The latest run: a drill is evaluated after it ended.
+                    let run = service
+                        .store()
+                        .drill_runs(1)
+                        .await?
+                        .into_iter()
+                        .next()
+                        .ok_or(DrillError::NoneRunning)?;
+                    let run =
+                        drills::evaluate_run(service, &run, &PersonId(person.id.clone()), &text).await?;
+                    m.drill("evaluated", context! { name => plan_name(&run) })
+                }
+                DrillAction::Status => match drills::live_run(service, None).await {
+                    Ok(run) => m.drill(
+                        "status",
+                        context! {
+                            name => plan_name(&run),
+                            status => m.drill(&format!("status_{}", run.status.as_str()), context! {}),
+                            ticket => ticket_of(&run).await?,
+                            at => run.starts_at.to_string(),
+                        },
+                    ),
+                    Err(DrillError::NoneRunning) => {
+                        let plans: Vec<&str> =
+                            self.config().drills.values().map(|p| p.name.as_str()).collect();
+                        m.drill("none", context! { text => plans.join("、") })
+                    }
+                    Err(e) => return Err(e),
+                },
+            })
+        }
+        .await;
+        match result {
+            Ok(text) => Ok(text),
+            Err(DrillError::Store(e)) | Err(DrillError::Act(ActError::Store(e))) => Err(e),
+            Err(e) => Ok(m.drill("failed", context! { error => e.to_string() })),
+        }
     }
 
     fn not_permitted(&self, sender: &Sender<'_>, action_key: &str) -> String {

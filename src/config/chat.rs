@@ -53,6 +53,13 @@ pub(super) struct RawTelegram {
     group_per_minute: Option<u32>,
 }
 
+impl RawChat {
+    /// The channels' names as written (drill plans name them).
+    pub(super) fn channel_names(&self) -> Vec<&str> {
+        self.channels.iter().map(|c| c.name.as_str()).collect()
+    }
+}
+
 fn default_mode() -> String {
     "polling".into()
 }

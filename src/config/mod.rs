@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod chat;
+pub mod drill;
 pub mod email;
 pub mod paging;
 pub mod schedule;
@@ -122,6 +123,8 @@ struct RawConfig {
     chat: chat::RawChat,
     telegram: Option<chat::RawTelegram>,
     email: Option<email::RawEmail>,
+    #[serde(default)]
+    drills: Vec<drill::RawDrill>,
     // The catalogue's tables, listed here rather than flattened: serde cannot combine `flatten`
     // with `deny_unknown_fields`, and a misspelt top-level key must not pass silently.
     #[serde(default)]
@@ -440,6 +443,8 @@ pub struct Config {
     pub telegram: Option<chat::TelegramConfig>,
     /// 邮件: the bot's address, SMTP, the mailboxes read for reports; when configured.
     pub email: Option<email::EmailConfig>,
+    /// 演练方案 by id.
+    pub drills: BTreeMap<String, crate::domain::drill::DrillPlan>,
 }
 
 #[derive(Debug, Clone)]
@@ -677,7 +682,9 @@ fn validate(
     let config_dir = path.parent().unwrap_or(Path::new("."));
     let schedules = schedule::build(&raw.schedules, &catalogue, &timezone, config_dir, p);
     let on_call = Arc::new(crate::domain::schedule::LiveSchedules::new(schedules.clone()));
-    let paging = paging::build(&raw.paging, &catalogue, &schedules, on_call.clone(), env, p);
+    let drills = drill::build(&raw.drills, &catalogue, &schedules, &raw.chat.channel_names(), &timezone, p);
+    let drill_policies = drills.values().map(|d| d.policy()).collect();
+    let paging = paging::build(&raw.paging, &catalogue, &schedules, on_call.clone(), env, p, drill_policies);
     let lifecycle = LifecyclePolicy {
         ack_reminder_after: optional_duration(
             p,
@@ -887,6 +894,7 @@ fn validate(
         chat,
         telegram,
         email,
+        drills,
         server: ServerConfig {
             listen,
             public_url,

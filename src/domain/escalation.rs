@@ -250,6 +250,8 @@ pub enum EscalationStatus {
 pub enum Hold {
     Silence { id: i64 },
     Storm { lead: String },
+    /// Held by hand (a drill paused), with why.
+    Paused { reason: String },
 }
 
 /// The escalation of one incident.

@@ -193,6 +193,12 @@ pub enum Action {
     Escalate {
         reason: String,
     },
+    /// Hold paging (a drill paused): pending pages are cancelled, no tier is paged until resumed.
+    HoldPaging {
+        reason: String,
+    },
+    /// Page again from the tier that was held.
+    ResumePaging,
 }
 
 impl Action {
@@ -205,7 +211,8 @@ impl Action {
             | Action::Cancel { reason }
             | Action::PauseSla { reason }
             | Action::Decline { reason }
-            | Action::Escalate { reason } => {
+            | Action::Escalate { reason }
+            | Action::HoldPaging { reason } => {
                 json!({ "reason": reason })
             }
             Action::MergeInto { target } => json!({ "target": target }),
@@ -226,6 +233,8 @@ impl Action {
             Action::Close { .. } => "close",
             Action::Reopen { .. } => "reopen",
             Action::Cancel { .. } => "cancel",
+            Action::HoldPaging { .. } => "hold_paging",
+            Action::ResumePaging => "resume_paging",
             Action::MergeInto { .. } => "merge",
             Action::Comment { .. } => "comment",
             Action::SetSeverity { .. } => "set_severity",
@@ -782,6 +791,17 @@ impl Incident {
                 }
                 if !self.escalate_by_hand(reason, ctx.at, policy, &mut effects) {
                     return Err(TransitionError::NoHigherTier);
+                }
+            }
+            Action::HoldPaging { reason } => {
+                require_text("reason", reason)?;
+                if !from.is_open() || !self.hold_paging(reason, &mut effects) {
+                    return Err(not_allowed());
+                }
+            }
+            Action::ResumePaging => {
+                if !from.is_open() || !self.resume_paging(ctx.at, policy, &mut effects) {
+                    return Err(not_allowed());
                 }
             }
         }

@@ -253,6 +253,43 @@ impl Incident {
         effects.push(Effect::StopPages { person: None });
     }
 
+    /// Hold paging by hand: false when there is no escalation going on to hold.
+    pub(super) fn hold_paging(&mut self, reason: &str, effects: &mut Vec<Effect>) -> bool {
+        let Some(state) = self.escalation.as_mut() else { return false };
+        if !matches!(state.status, EscalationStatus::Active | EscalationStatus::Waiting { .. }) {
+            return false;
+        }
+        let hold = Hold::Paused { reason: reason.to_string() };
+        state.status = EscalationStatus::Held { hold: hold.clone() };
+        for kind in ESCALATION_TIMERS {
+            effects.push(Effect::CancelTimer(kind));
+        }
+        effects.push(Effect::StopPages { person: None });
+        effects.push(Effect::Record(EventKind::PagingHeld { hold }));
+        true
+    }
+
+    /// Page again from the tier that was held by hand: false when paging was not held so.
+    pub(super) fn resume_paging(
+        &mut self,
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(book) = policy.escalation.as_deref() else { return false };
+        let Some(state) = self.escalation.as_mut() else { return false };
+        if !matches!(state.status, EscalationStatus::Held { hold: Hold::Paused { .. } }) {
+            return false;
+        }
+        state.status = EscalationStatus::Active;
+        let (tier, cycle) = (state.tier, state.cycle);
+        effects.push(Effect::Record(EventKind::PagingResumed));
+        if self.status.awaits_ack() {
+            self.page_tier(book, tier, cycle, at, effects);
+        }
+        true
+    }
+
     /// A level change may end a wait for working time: a 四级 raised to 二级 at night pages now.
     pub(super) fn page_if_no_longer_waiting(
         &mut self,

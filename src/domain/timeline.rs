@@ -175,6 +175,8 @@ pub enum EventKind {
     PagingHeld {
         hold: Hold,
     },
+    /// Paging held by hand starts again.
+    PagingResumed,
     /// 拒绝: the paged person cannot take it; the next tier is paged.
     Declined {
         reason: String,
@@ -219,13 +221,14 @@ impl EventKind {
             EventKind::EscalationExhausted => "escalation_exhausted",
             EventKind::PagingDeferred { .. } => "paging_deferred",
             EventKind::PagingHeld { .. } => "paging_held",
+            EventKind::PagingResumed => "paging_resumed",
             EventKind::Declined { .. } => "declined",
             EventKind::Reassigned { .. } => "reassigned",
             EventKind::EscalatedByHand { .. } => "escalated_by_hand",
         }
     }
 
-    pub const NAMES: [&'static str; 26] = [
+    pub const NAMES: [&'static str; 27] = [
         "opened",
         "repeated",
         "acknowledged",
@@ -249,6 +252,7 @@ impl EventKind {
         "escalation_exhausted",
         "paging_deferred",
         "paging_held",
+        "paging_resumed",
         "declined",
         "reassigned",
         "escalated_by_hand",

@@ -389,7 +389,9 @@ mod tests {
         assert_eq!(command_in("\n到场"), Some(Action::ArriveOnSite));
         assert_eq!(command_in("1 001"), Some(Action::Acknowledge));
         assert_eq!(command_in("2 001"), Some(Action::ArriveOnSite));
-        assert!(matches!(command_in("恢复 已重启服务"), Some(Action::Resolve { note: Some(n) }) if n == "已重启服务"));
+        assert!(
+            matches!(command_in("恢复 已重启服务"), Some(Action::Resolve { note: Some(n) }) if n == "已重启服务")
+        );
         assert_eq!(command_in("二楼也无法登录"), None);
         assert_eq!(command_in("3 001 王强"), None);
     }

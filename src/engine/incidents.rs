@@ -256,7 +256,9 @@ impl IncidentService {
                     next_seq += 1;
                     let mut new = self.new_incident(report, key.clone());
                     let mut leads_storm = None;
-                    if new.escalation_policy.is_some() {
+                    // A drill runs as planned: no silence or storm folds it away.
+                    let drill = report.labels.contains_key(crate::domain::drill::PLAN_LABEL);
+                    if new.escalation_policy.is_some() && !drill {
                         let subject = Subject {
                             dedup_key: key.as_str(),
                             system: new.system.as_deref(),
@@ -301,7 +303,8 @@ impl IncidentService {
                             }
                         }
                     }
-                    if let Some(system) = report.system.clone() {
+                    // A drill's simulated fault says nothing about how many people see a real one.
+                    if let Some(system) = report.system.clone().filter(|_| !drill) {
                         let opened = match opened_per_system.get(&system) {
                             Some(n) => *n,
                             None => tx.count_opened(&system, since).await?,
@@ -658,6 +661,15 @@ impl IncidentService {
 
 impl IncidentService {
     fn new_incident(&self, report: &Report, dedup_key: DedupKey) -> NewIncident {
+        // A drill pages its plan's participants only, and counts in no SLA.
+        if let Some(plan) = report.labels.get(crate::domain::drill::PLAN_LABEL)
+            && self.config.drills.contains_key(plan)
+        {
+            return NewIncident {
+                escalation_policy: Some(format!("drill:{plan}")),
+                ..new_incident(report, dedup_key)
+            };
+        }
         NewIncident {
             sla_policy: self.sla_policy_for(report.system.as_deref()),
             escalation_policy: self

@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod classify;
+pub mod drills;
 pub mod clock;
 pub mod handover;
 pub mod incidents;

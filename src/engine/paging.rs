@@ -240,6 +240,21 @@ impl PagingSink {
         channel.send(&message).await.map(|_| ())
     }
 
+    /// Whether a person may be paged for this incident: anyone for a real one; for a drill, only
+    /// the plan's participants (as they resolve now) and its lead.
+    fn takes_part(&self, incident: &Incident, person: &PersonId) -> bool {
+        let Some(plan_id) = incident.labels.get(crate::domain::drill::PLAN_LABEL) else {
+            return !incident.is_drill();
+        };
+        let (Some(plan), Some(book)) = (self.config.drills.get(plan_id), self.config.paging.book.as_deref())
+        else {
+            return false;
+        };
+        let now = self.clock.now();
+        plan.lead.as_ref() == Some(person)
+            || plan.tiers.iter().any(|t| book.resolve(&t.targets, now).contains(person))
+    }
+
     /// After a page failed for good: the person's next channel, at once.
     async fn fail_over(&self, page: &Page, error: &str) -> Result<(), StoreError> {
         let now = self.clock.now();
@@ -311,6 +326,15 @@ impl Sink for PagingSink {
             // Resolved or ended meanwhile: nobody needs waking for it any more.
             self.store
                 .page_result(id, PageStatus::Cancelled, self.clock.now(), None)
+                .await
+                .map_err(unavailable)?;
+            return Ok(());
+        }
+        if !self.takes_part(&incident, &page.person) {
+            // A drill never wakes anyone outside its plan, whatever asked for the page.
+            warn!(page = id, person = %page.person, "a drill page to someone outside the plan was not sent");
+            self.store
+                .page_result(id, PageStatus::Cancelled, self.clock.now(), Some("outside the drill plan"))
                 .await
                 .map_err(unavailable)?;
             return Ok(());

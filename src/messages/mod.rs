@@ -33,7 +33,39 @@ struct Catalogue {
     /// Absent as a whole, it fails loading with the first missing key of [`EMAIL_KEYS`].
     #[serde(default)]
     email: BTreeMap<String, String>,
+    /// Absent as a whole, it fails loading with the first missing key of [`DRILL_KEYS`].
+    #[serde(default)]
+    drill: BTreeMap<String, String>,
 }
+
+/// The templates of `[drill]`: announcements, the drill record and the answers to 演练 commands.
+pub const DRILL_KEYS: &[&str] = &[
+    "announce",
+    "reason",
+    "paused_reason",
+    "stopped_reason",
+    "objective_acknowledge",
+    "objective_on_site",
+    "objective_restore",
+    "step_acknowledged",
+    "step_on_site",
+    "step_restored",
+    "status_announced",
+    "status_running",
+    "status_paused",
+    "status_stopped",
+    "status_finished",
+    "report_md",
+    "report_html",
+    "started",
+    "paused",
+    "resumed",
+    "stopped",
+    "evaluated",
+    "status",
+    "none",
+    "failed",
+];
 
 /// The templates of `[email]`: mails to reporters and pages by mail, each compiled as
 /// `email.<key>`. The variables each uses are listed beside it in the catalogue.
@@ -91,6 +123,7 @@ pub const CHAT_KEYS: &[&str] = &[
     "action_decline",
     "action_report",
     "action_handover",
+    "action_drill",
     "reason_decline",
     "reason_reassign",
     "oncall",
@@ -144,6 +177,7 @@ pub enum Section {
     Sms,
     Chat,
     Email,
+    Drill,
 }
 
 impl Section {
@@ -152,6 +186,7 @@ impl Section {
             Section::Sms => "sms",
             Section::Chat => "chat",
             Section::Email => "email",
+            Section::Drill => "drill",
         }
     }
 }
@@ -291,6 +326,7 @@ impl Messages {
             ("sms", SMS_KEYS, &catalogue.sms),
             ("chat", CHAT_KEYS, &catalogue.chat),
             ("email", EMAIL_KEYS, &catalogue.email),
+            ("drill", DRILL_KEYS, &catalogue.drill),
         ] {
             for key in keys {
                 let source = texts
@@ -368,6 +404,11 @@ impl Messages {
     /// The `[email]` text `key` (one of [`EMAIL_KEYS`]) rendered with `ctx`.
     pub fn email(&self, key: &str, ctx: minijinja::Value) -> String {
         self.text(Section::Email, key, ctx)
+    }
+
+    /// The `[drill]` text `key` (one of [`DRILL_KEYS`]) rendered with `ctx`.
+    pub fn drill(&self, key: &str, ctx: minijinja::Value) -> String {
+        self.text(Section::Drill, key, ctx)
     }
 
     /// A text of the answers to people (`[sms]` or `[chat]`), rendered with `ctx`.

@@ -6,6 +6,7 @@
 //! live in each backend's `dialect`. The domain never sees SQL; the store holds no business rules.
 
 pub mod chat;
+pub mod drill;
 pub mod mail;
 mod postgres;
 mod sqlite;
@@ -177,7 +178,7 @@ pub struct StoreStats {
 
 /// The database, as the engine and the web layer see it.
 #[async_trait]
-pub trait Store: chat::ChatStore + mail::MailStore + Send + Sync + 'static {
+pub trait Store: chat::ChatStore + mail::MailStore + drill::DrillStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness.

@@ -24,6 +24,10 @@ mod chat_sql;
 #[path = "mail_sql.rs"]
 mod mail_sql;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "drill_sql.rs"]
+mod drill_sql;
+
 pub use common::SqlStore;
 
 mod dialect {

@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod dashboard;
+mod drills;
 pub mod error;
 mod health;
 mod links;
@@ -88,6 +89,10 @@ pub fn router(state: AppState) -> Router {
         .route("/a/{token}", get(links::show).post(links::act))
         .route("/api/v1/sms/inbound/{channel}", post(sms::inbound))
         .route("/telegram/webhook", post(telegram::webhook))
+        .route("/api/v1/drills", get(drills::list))
+        .route("/api/v1/drills/{plan}/start", post(drills::start))
+        .route("/api/v1/drill-runs/{id}/report", get(drills::report))
+        .route("/api/v1/drill-runs/{id}/{action}", post(drills::act))
         .route("/api/v1/mail/quarantine", get(mail::quarantine))
         .route("/api/v1/mail/quarantine/{id}", get(mail::quarantined))
         .route("/api/v1/incidents/{ticket}/attachments/{id}", get(api::attachment))

@@ -135,7 +135,7 @@ struct RawPolicy {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawTier {
+pub(crate) struct RawTier {
     targets: Vec<String>,
     ack_timeout: String,
 }
@@ -230,7 +230,7 @@ impl Directory for ConfigDirectory {
     }
 }
 
-fn duration(p: &mut Problems, key: &str, text: &str, allow_zero: bool) -> Option<SignedDuration> {
+pub(crate) fn duration(p: &mut Problems, key: &str, text: &str, allow_zero: bool) -> Option<SignedDuration> {
     let text = text.trim();
     if allow_zero && text == "0" {
         return Some(SignedDuration::ZERO);
@@ -263,7 +263,7 @@ fn rules(p: &mut Problems, key: &str, raw: &[RawRule], channels: &HashSet<String
     out
 }
 
-fn target(
+pub(crate) fn target(
     p: &mut Problems,
     key: &str,
     text: &str,
@@ -306,6 +306,7 @@ pub(super) fn build(
     live: Arc<LiveSchedules>,
     env: &dyn Fn(&str) -> Option<String>,
     p: &mut Problems,
+    extra_policies: Vec<EscalationPolicy>,
 ) -> PagingConfig {
     let mut channels = Vec::new();
     let mut names = HashSet::new();
@@ -424,6 +425,10 @@ pub(super) fn build(
                 wait_for_working_hours: r.wait_for_working_hours.clone(),
             },
         );
+    }
+    // Drill plans page through policies of their own (`drill:<plan>`).
+    for extra in extra_policies {
+        policies.insert(extra.id.clone(), extra);
     }
     if let Some(d) = &raw.default_policy
         && !policies.contains_key(d)
