@@ -53,11 +53,13 @@ pub fn elapsed(d: SignedDuration, language: Language) -> String {
     match language {
         Language::ZhCn => match (days, hours) {
             (0, 0) => format!("{mins}分钟"),
+            (0, _) if mins == 0 => format!("{hours}小时"),
             (0, _) => format!("{hours}小时{mins}分"),
             _ => format!("{days}天{hours}小时"),
         },
         Language::En => match (days, hours) {
             (0, 0) => format!("{mins}m"),
+            (0, _) if mins == 0 => format!("{hours}h"),
             (0, _) => format!("{hours}h {mins}m"),
             _ => format!("{days}d {hours}h"),
         },
@@ -131,6 +133,7 @@ mod tests {
         assert_eq!(zh(59), "59分钟");
         assert_eq!(zh(125), "2小时5分");
         assert_eq!(zh(60 * 26), "1天2小时");
+        assert_eq!(zh(60), "1小时");
         assert_eq!(elapsed(SignedDuration::from_mins(125), Language::En), "2h 5m");
         assert_eq!(elapsed(SignedDuration::from_mins(-5), Language::En), "0m");
     }

@@ -248,10 +248,16 @@ pub enum EscalationStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum Hold {
-    Silence { id: i64 },
-    Storm { lead: String },
+    Silence {
+        id: i64,
+    },
+    Storm {
+        lead: String,
+    },
     /// Held by hand (a drill paused), with why.
-    Paused { reason: String },
+    Paused {
+        reason: String,
+    },
 }
 
 /// The escalation of one incident.

@@ -282,6 +282,9 @@ impl Incident {
             return false;
         }
         state.status = EscalationStatus::Active;
+        // A new run: the held tier's pages were sent (or cancelled) under the old one.
+        state.run += 1;
+        state.round = 0;
         let (tier, cycle) = (state.tier, state.cycle);
         effects.push(Effect::Record(EventKind::PagingResumed));
         if self.status.awaits_ack() {

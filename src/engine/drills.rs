@@ -146,9 +146,14 @@ fn objective_lines(service: &IncidentService, plan: &DrillPlan) -> Vec<String> {
     plan.objectives
         .iter()
         .map(|o| {
-            m.drill(&format!("objective_{}", o.kind.as_str()), context! { within => o.within.to_string() })
+            m.drill(&format!("objective_{}", o.kind.as_str()), context! { within => span(service, o.within) })
         })
         .collect()
+}
+
+/// A duration as people read it (`5分钟`, `1小时30分`).
+fn span(service: &IncidentService, d: jiff::SignedDuration) -> String {
+    crate::chat::cards::elapsed(d, service.config().server.language)
 }
 
 /// Open the run's incident through intake.
@@ -363,8 +368,8 @@ pub fn render(service: &IncidentService, record: &DrillRecord, html: bool) -> St
         .iter()
         .map(|o| {
             context! {
-                name => m.drill(&format!("objective_{}", o.kind.as_str()), context! { within => o.within.to_string() }),
-                took => o.took.map(|t| t.to_string()),
+                name => m.drill(&format!("objective_{}", o.kind.as_str()), context! { within => span(service, o.within) }),
+                took => o.took.map(|t| span(service, t)),
                 met => o.met,
             }
         })

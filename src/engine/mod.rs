@@ -3,8 +3,8 @@
 
 pub mod answers;
 pub mod classify;
-pub mod drills;
 pub mod clock;
+pub mod drills;
 pub mod handover;
 pub mod incidents;
 pub mod intake;
