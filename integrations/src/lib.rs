@@ -29,10 +29,13 @@
 
 pub mod alert;
 pub mod chat;
+pub mod dingtalk;
 pub mod email;
+pub mod feishu;
 pub mod sms;
 pub mod telegram;
 pub mod webhook;
+pub mod wecom;
 
 pub use alert::{AlertStatus, InboundAlert, SourceKind};
 pub use webhook::{PayloadError, parse};

@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod chat;
 pub mod drill;
 pub mod email;
+pub mod emergency;
 pub mod paging;
 pub mod schedule;
 pub mod secret;
@@ -125,6 +126,8 @@ struct RawConfig {
     email: Option<email::RawEmail>,
     #[serde(default)]
     drills: Vec<drill::RawDrill>,
+    #[serde(default)]
+    emergency_plans: Vec<emergency::RawPlan>,
     // The catalogue's tables, listed here rather than flattened: serde cannot combine `flatten`
     // with `deny_unknown_fields`, and a misspelt top-level key must not pass silently.
     #[serde(default)]
@@ -445,6 +448,8 @@ pub struct Config {
     pub email: Option<email::EmailConfig>,
     /// 演练方案 by id.
     pub drills: BTreeMap<String, crate::domain::drill::DrillPlan>,
+    /// 应急预案 by id.
+    pub emergency_plans: BTreeMap<String, crate::domain::emergency::EmergencyPlan>,
 }
 
 #[derive(Debug, Clone)]
@@ -684,6 +689,8 @@ fn validate(
     let on_call = Arc::new(crate::domain::schedule::LiveSchedules::new(schedules.clone()));
     let drills = drill::build(&raw.drills, &catalogue, &schedules, &raw.chat.channel_names(), &timezone, p);
     let drill_policies = drills.values().map(|d| d.policy()).collect();
+    let emergency_plans =
+        emergency::build(&raw.emergency_plans, &catalogue, &schedules, &raw.chat.channel_names(), p);
     let paging = paging::build(&raw.paging, &catalogue, &schedules, on_call.clone(), env, p, drill_policies);
     let lifecycle = LifecyclePolicy {
         ack_reminder_after: optional_duration(
@@ -895,6 +902,7 @@ fn validate(
         telegram,
         email,
         drills,
+        emergency_plans,
         server: ServerConfig {
             listen,
             public_url,

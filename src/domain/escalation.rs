@@ -174,6 +174,8 @@ pub enum PageReason {
     Manual { tier: u32, at: Timestamp },
     /// The assignee is reminded of a deadline (进展提醒, 修复时限).
     Reminder { about: Reminder, at: Timestamp },
+    /// A group is called together (the 应急小组 of an emergency plan).
+    Group { name: String, at: Timestamp },
 }
 
 /// What a reminder page is about.
@@ -204,6 +206,7 @@ impl PageReason {
             PageReason::Reassigned { at } => format!("r{}", at.as_millisecond()),
             PageReason::Manual { tier, at } => format!("m{tier}.{}", at.as_millisecond()),
             PageReason::Reminder { about, at } => format!("rem.{}.{}", about.as_str(), at.as_millisecond()),
+            PageReason::Group { name, at } => format!("g.{name}.{}", at.as_millisecond()),
         }
     }
 }

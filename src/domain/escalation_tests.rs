@@ -517,3 +517,38 @@ fn the_assignee_is_reminded_of_progress_and_resolve_deadlines() {
         .unwrap();
     assert_eq!(reminder(&effects)[0], ("zhang".to_string(), Reminder::ResolveBreached));
 }
+
+#[test]
+fn paging_held_by_hand_stops_and_resumes_from_the_held_tier() {
+    let policy = policy();
+    let (mut incident, opened) = open_at(Severity::Two, t0(), &policy);
+    assert!(!pages(&opened).is_empty());
+    let effects = incident
+        .apply(Action::HoldPaging { reason: "演练暂停".into() }, &timer(t0() + mins(1)), &policy)
+        .unwrap();
+    assert!(effects.contains(&Effect::StopPages { person: None }));
+    assert!(effects.contains(&Effect::CancelTimer(TimerKind::Escalate)));
+    assert!(matches!(
+        incident.escalation.as_ref().unwrap().status,
+        EscalationStatus::Held { hold: Hold::Paused { .. } }
+    ));
+    assert!(
+        incident
+            .apply(Action::HoldPaging { reason: "again".into() }, &timer(t0() + mins(2)), &policy)
+            .is_err()
+    );
+    let effects = incident.apply(Action::ResumePaging, &timer(t0() + mins(3)), &policy).unwrap();
+    let again = pages(&effects);
+    assert!(!again.is_empty(), "the held tier is paged again");
+    let keys = |effects: &[Effect]| -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| if let Effect::Page(p) = e { Some(p.reason.key()) } else { None })
+            .collect()
+    };
+    assert!(keys(&effects).iter().all(|k| !keys(&opened).contains(k)), "with new page keys");
+    assert!(
+        incident.apply(Action::ResumePaging, &timer(t0() + mins(4)), &policy).is_err(),
+        "not held any more"
+    );
+}

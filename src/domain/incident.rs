@@ -199,6 +199,11 @@ pub enum Action {
     },
     /// Page again from the tier that was held.
     ResumePaging,
+    /// Call a group together (an emergency plan's 应急小组): everyone its targets name now.
+    CallGroup {
+        name: String,
+        targets: Vec<crate::domain::escalation::Target>,
+    },
 }
 
 impl Action {
@@ -216,6 +221,9 @@ impl Action {
                 json!({ "reason": reason })
             }
             Action::MergeInto { target } => json!({ "target": target }),
+            Action::CallGroup { name, targets } => {
+                json!({ "group": name, "targets": targets.iter().map(|t| t.to_string()).collect::<Vec<_>>() })
+            }
             Action::Comment { text } => json!({ "text": text }),
             Action::SetSeverity { to, reason } => json!({ "to": to, "reason": reason }),
             Action::Reassign { to, reason } => json!({ "to": to, "reason": reason }),
@@ -235,6 +243,7 @@ impl Action {
             Action::Cancel { .. } => "cancel",
             Action::HoldPaging { .. } => "hold_paging",
             Action::ResumePaging => "resume_paging",
+            Action::CallGroup { .. } => "call_group",
             Action::MergeInto { .. } => "merge",
             Action::Comment { .. } => "comment",
             Action::SetSeverity { .. } => "set_severity",
@@ -803,6 +812,12 @@ impl Incident {
                 if !from.is_open() || !self.resume_paging(ctx.at, policy, &mut effects) {
                     return Err(not_allowed());
                 }
+            }
+            Action::CallGroup { name, targets } => {
+                if !from.is_open() {
+                    return Err(not_allowed());
+                }
+                self.call_group(name, targets, ctx.at, policy, &mut effects);
             }
         }
         self.updated_at = ctx.at;

@@ -293,6 +293,30 @@ impl Incident {
         true
     }
 
+    /// Call a group together: page everyone its targets name now, whatever the escalation does.
+    pub(super) fn call_group(
+        &mut self,
+        name: &str,
+        targets: &[crate::domain::escalation::Target],
+        at: Timestamp,
+        policy: &LifecyclePolicy,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(book) = policy.escalation.as_deref() else { return };
+        let people = book.resolve(targets, at);
+        if people.is_empty() {
+            return;
+        }
+        page_people(
+            book,
+            people,
+            self.severity,
+            PageReason::Group { name: name.to_string(), at },
+            at,
+            effects,
+        );
+    }
+
     /// A level change may end a wait for working time: a 四级 raised to 二级 at night pages now.
     pub(super) fn page_if_no_longer_waiting(
         &mut self,

@@ -103,7 +103,10 @@ fn expected(from: Status, action: &Action) -> Option<Status> {
         | Action::RepeatPage
         | Action::StartPaging
         | Action::Decline { .. }
-        | Action::Escalate { .. } => None,
+        | Action::Escalate { .. }
+        | Action::HoldPaging { .. }
+        | Action::ResumePaging
+        | Action::CallGroup { .. } => None,
         // SLA actions need an SLA clock; they have tests of their own (sla_tests).
         Action::PauseSla { .. }
         | Action::ResumeSla

@@ -7,6 +7,7 @@ pub mod classify;
 pub mod cron;
 pub mod dedup;
 pub mod drill;
+pub mod emergency;
 pub mod escalation;
 pub mod incident;
 pub mod retry;

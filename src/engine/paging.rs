@@ -266,9 +266,10 @@ impl PagingSink {
         // incident to a person (转派, 升级 by hand) until it is resolved.
         let still_needed = match page.reason {
             PageReason::Tier { .. } | PageReason::AtOnce { .. } => incident.status.awaits_ack(),
-            PageReason::Reassigned { .. } | PageReason::Manual { .. } | PageReason::Reminder { .. } => {
-                incident.status.is_open()
-            }
+            PageReason::Reassigned { .. }
+            | PageReason::Manual { .. }
+            | PageReason::Reminder { .. }
+            | PageReason::Group { .. } => incident.status.is_open(),
         };
         if !still_needed {
             return Ok(());

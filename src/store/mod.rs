@@ -7,6 +7,7 @@
 
 pub mod chat;
 pub mod drill;
+pub mod emergency;
 pub mod mail;
 mod postgres;
 mod sqlite;
@@ -178,7 +179,9 @@ pub struct StoreStats {
 
 /// The database, as the engine and the web layer see it.
 #[async_trait]
-pub trait Store: chat::ChatStore + mail::MailStore + drill::DrillStore + Send + Sync + 'static {
+pub trait Store:
+    chat::ChatStore + mail::MailStore + drill::DrillStore + emergency::EmergencyStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness.

@@ -28,6 +28,10 @@ mod mail_sql;
 #[path = "drill_sql.rs"]
 mod drill_sql;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "emergency_sql.rs"]
+mod emergency_sql;
+
 pub use common::SqlStore;
 
 mod dialect {

@@ -2,7 +2,10 @@
 //! test), the real server started in-process on port 0, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod fake_dingtalk;
+pub mod fake_feishu;
 pub mod fake_telegram;
+pub mod fake_wecom;
 pub mod mail_server;
 pub mod receiver;
 
