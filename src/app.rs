@@ -40,6 +40,8 @@ pub enum StartError {
     Telegram(String),
     #[error("email.smtp: {0}")]
     Email(String),
+    #[error("{0}")]
+    Im(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -145,6 +147,16 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         }
         None => None,
     };
+    // WeCom, DingTalk and Feishu, when configured: the apps and the group robots of the channels.
+    let im = crate::chat::robot::build(&config, &http, &store, &messages, &options.clock)
+        .map_err(StartError::Im)?;
+    for (name, sink) in im.sinks {
+        sink_map.insert(name, sink);
+    }
+    let mut chat_contexts = im.contexts;
+    if let Some((_, ctx, _)) = &telegram {
+        chat_contexts.insert(Provider::Telegram, ctx.clone());
+    }
     // Email, when configured: the SMTP sink and page channel, and a loop per mailbox.
     let mailer = match config.email.as_ref().and_then(|e| e.smtp.as_ref()) {
         Some(smtp) => {
@@ -166,7 +178,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         None => None,
     };
     let chat_apis: HashMap<Provider, Arc<dyn ChatApi>> =
-        telegram.iter().map(|(bot, _, _)| (Provider::Telegram, bot.clone() as Arc<dyn ChatApi>)).collect();
+        chat_contexts.iter().map(|(p, ctx)| (*p, ctx.api.clone())).collect();
     let chat_handler = Arc::new(ChatHandler::new(service.clone(), chat_apis));
     let paging_sink = PagingSink {
         store: store.clone(),
@@ -177,12 +189,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
             .paging
             .channels
             .iter()
-            .map(|c| {
-                (
-                    c.name.clone(),
-                    paging::build_channel(c, &http, &sms, telegram.as_ref().map(|t| &t.1), mailer.as_ref()),
-                )
-            })
+            .map(|c| (c.name.clone(), paging::build_channel(c, &http, &sms, &chat_contexts, mailer.as_ref())))
             .collect(),
     };
     sink_map.insert(PAGING_SINK.to_string(), Box::new(paging_sink) as Box<dyn sinks::Sink>);
@@ -204,6 +211,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         )),
         tokio::spawn(handover::run(service.clone(), options.poll_interval, stop_engine.clone())),
         tokio::spawn(crate::engine::drills::run(service.clone(), options.poll_interval, stop_engine.clone())),
+        tokio::spawn(crate::engine::emergency::run(service.clone(), options.poll_interval, stop_engine.clone())),
         tokio::spawn(
             InboxWorker {
                 store: store.clone(),

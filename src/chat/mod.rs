@@ -1,6 +1,7 @@
 //! Chat (IM): people report, acknowledge and follow incidents where they already talk. This module
 //! is the same for every provider; a provider plugs in with a [`sink::ChatApi`] and its own way of
-//! receiving updates ([`telegram`] today).
+//! receiving updates ([`telegram`], [`wecom`], [`dingtalk`], [`feishu`]; group robots in
+//! [`robot`]).
 //!
 //! - Updates are committed to the inbox (`chat_inbox`) before the provider is answered, and the
 //!   [`inbox`] worker hands them to the [`handler`]: binding ([`identity`]), guided reports
@@ -11,10 +12,14 @@
 //!   edited in place, with a threaded reply per update ([`cards`]).
 
 pub mod cards;
+pub mod dingtalk;
+pub mod feishu;
 pub mod guided;
 pub mod handler;
 pub mod identity;
 pub mod inbox;
 pub mod outgoing;
+pub mod robot;
 pub mod sink;
 pub mod telegram;
+pub mod wecom;

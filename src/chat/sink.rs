@@ -36,6 +36,15 @@ pub trait ChatApi: Send + Sync {
     async fn edit(&self, chat: &ChatId, message_id: &str, message: &OutgoingText) -> Result<(), SendError>;
     async fn answer(&self, press: &str, text: Option<&str>) -> Result<(), SendError>;
     async fn download(&self, file_id: &str, max_bytes: u64) -> Result<Vec<u8>, SendError>;
+    /// Whether buttons only open links (DingTalk): a page then carries its signed action link.
+    fn buttons_are_links(&self) -> bool {
+        false
+    }
+    /// Whether this message of the bot can be edited; a card that cannot stays as posted, and the
+    /// threaded updates carry the news.
+    fn can_edit(&self, _message_id: &str) -> bool {
+        true
+    }
 }
 
 /// Keeps sending under a provider's limits: so many messages a second overall, so many a minute
@@ -220,6 +229,9 @@ impl ChatSink {
             .await
             .map_err(|e| DeliveryError::transient(format!("reading the card: {e}")))?;
         if let Some(message_id) = posted {
+            if !ctx.api.can_edit(&message_id) {
+                return Ok(());
+            }
             match ctx
                 .call(chat, |c| {
                     let (api, m, t) = (ctx.api.clone(), message_id.clone(), text.clone());
@@ -379,11 +391,14 @@ impl ChatPageChannel {
 impl PageChannel for ChatPageChannel {
     async fn send(&self, page: &PageMessage) -> Result<Delivered, DeliveryError> {
         let chat = self.chat_of(&page.person).await?;
-        let out = OutgoingText {
-            text: page.text.clone(),
-            reply_to: None,
-            buttons: page_buttons(&self.ctx.messages, &page.ticket, false, false),
+        let buttons = if !self.ctx.api.buttons_are_links() {
+            page_buttons(&self.ctx.messages, &page.ticket, false, false)
+        } else {
+            // One button opening the signed link (确认 / 到场 / 转派 are on its page); none without links.
+            let label = self.ctx.messages.chat("button_ack", context! {});
+            page.link.iter().map(|link| vec![Button { label: label.clone(), data: link.clone() }]).collect()
         };
+        let out = OutgoingText { text: page.text.clone(), reply_to: None, buttons };
         let ctx = &self.ctx;
         let message_id = ctx
             .call(&chat, |c| {

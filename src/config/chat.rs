@@ -27,7 +27,11 @@ pub(super) struct RawChat {
 struct RawChannel {
     name: String,
     provider: String,
-    chat: String,
+    /// The group as the app sees it; or `robot`, a group robot's webhook (posts only).
+    chat: Option<String>,
+    robot: Option<String>,
+    /// The robot's signing secret (DingTalk, Feishu 加签).
+    secret: Option<SecretSource>,
     #[serde(default)]
     units: Vec<String>,
     #[serde(default)]
@@ -92,12 +96,22 @@ impl Default for ChatConfig {
 pub struct ChannelRoute {
     pub name: String,
     pub provider: Provider,
+    /// The group; for a robot channel `robot:<name>`, which the provider's sink posts through the robot.
     pub chat: ChatId,
+    /// A group robot (WeCom, DingTalk, Feishu): cards are posted, never edited.
+    pub robot: Option<RobotTarget>,
     /// Empty: every unit (likewise systems and levels).
     pub units: Vec<String>,
     pub systems: Vec<String>,
     pub levels: Vec<Severity>,
     pub drills: bool,
+}
+
+/// A group robot's webhook URL (it holds the robot's key) and signing secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RobotTarget {
+    pub url: Secret,
+    pub secret: Option<Secret>,
 }
 
 impl ChannelRoute {
@@ -150,18 +164,57 @@ fn duration(p: &mut Problems, key: &str, text: Option<&String>, default: SignedD
     }
 }
 
-pub(super) fn build_chat(raw: &RawChat, catalogue: &Catalogue, p: &mut Problems) -> ChatConfig {
+pub(super) fn build_chat(
+    raw: &RawChat,
+    catalogue: &Catalogue,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Problems,
+) -> ChatConfig {
     let defaults = ChatConfig::default();
     let mut channels = Vec::new();
     for (i, c) in raw.channels.iter().enumerate() {
         let key = |field: &str| format!("chat.channels[{i}].{field}");
         let Some(provider) = Provider::parse(&c.provider) else {
-            p.add(key("provider"), format!("'{}' is not an IM; use telegram", c.provider));
+            p.add(
+                key("provider"),
+                format!("'{}' is not an IM; use telegram, wecom, dingtalk or feishu", c.provider),
+            );
             continue;
         };
-        if c.chat.trim().is_empty() {
-            p.add(key("chat"), "must name the group chat (e.g. -1001234567890 for Telegram)");
+        let robot = match (&c.chat, &c.robot) {
+            (Some(_), Some(_)) | (None, None) => {
+                p.add(
+                    key("chat"),
+                    "give either chat (the app's group id) or robot (a group robot's webhook URL)",
+                );
+                None
+            }
+            (Some(chat), None) => {
+                if chat.trim().is_empty() {
+                    p.add(key("chat"), "must name the group chat (e.g. -1001234567890 for Telegram)");
+                }
+                None
+            }
+            (None, Some(_)) if provider == Provider::Telegram => {
+                p.add(key("robot"), "Telegram has no group robots; use chat");
+                None
+            }
+            (None, Some(url)) => {
+                if !reqwest::Url::parse(url.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                    p.add(key("robot"), "must be the robot's http(s) webhook URL");
+                }
+                let secret =
+                    c.secret.as_ref().and_then(|s| s.resolve(env).map_err(|e| p.add(key("secret"), e)).ok());
+                Some(RobotTarget { url: Secret::new(url.trim()), secret })
+            }
+        };
+        if c.secret.is_some() && c.robot.is_none() {
+            p.add(key("secret"), "only a robot channel has a signing secret");
         }
+        let chat = match &robot {
+            Some(_) => ChatId(format!("robot:{}", c.name)),
+            None => ChatId(c.chat.as_deref().unwrap_or_default().trim().to_string()),
+        };
         let mut units = Vec::new();
         for u in &c.units {
             match catalogue.find_unit(u) {
@@ -186,7 +239,8 @@ pub(super) fn build_chat(raw: &RawChat, catalogue: &Catalogue, p: &mut Problems)
         channels.push(ChannelRoute {
             name: c.name.clone(),
             provider,
-            chat: ChatId(c.chat.trim().to_string()),
+            chat,
+            robot,
             units,
             systems,
             levels,

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod drill;
 pub mod email;
 pub mod emergency;
+pub mod im;
 pub mod paging;
 pub mod schedule;
 pub mod secret;
@@ -123,6 +124,11 @@ struct RawConfig {
     #[serde(default)]
     chat: chat::RawChat,
     telegram: Option<chat::RawTelegram>,
+    wecom: Option<im::RawWecom>,
+    dingtalk: Option<im::RawDingtalk>,
+    feishu: Option<im::RawFeishu>,
+    #[serde(default)]
+    robot_intake: Vec<im::RawRobotIntake>,
     email: Option<email::RawEmail>,
     #[serde(default)]
     drills: Vec<drill::RawDrill>,
@@ -444,6 +450,8 @@ pub struct Config {
     pub chat: chat::ChatConfig,
     /// The Telegram bot, when configured.
     pub telegram: Option<chat::TelegramConfig>,
+    /// 企业微信, 钉钉, 飞书: the apps, and the robot-compatible intake.
+    pub im: im::ImConfig,
     /// 邮件: the bot's address, SMTP, the mailboxes read for reports; when configured.
     pub email: Option<email::EmailConfig>,
     /// 演练方案 by id.
@@ -869,7 +877,15 @@ fn validate(
 
     let sink_names: Vec<&str> = sinks.iter().map(|s: &SinkConfig| s.name.as_str()).collect();
     let handover_sinks = schedule::handover_sinks(&raw.schedules, &sink_names, p);
-    let chat = chat::build_chat(&raw.chat, &catalogue, p);
+    let chat = chat::build_chat(&raw.chat, &catalogue, env, p);
+    let im_raw = im::RawIm {
+        wecom: raw.wecom.as_ref(),
+        dingtalk: raw.dingtalk.as_ref(),
+        feishu: raw.feishu.as_ref(),
+        robot_intake: &raw.robot_intake,
+    };
+    let im = im::build(im_raw, env, p);
+    im::check_needs(&im, &chat, &paging, p);
     let telegram = raw.telegram.as_ref().and_then(|t| chat::build_telegram(t, env, p));
     let email = raw.email.as_ref().map(|e| email::build(e, env, p));
     if email.as_ref().and_then(|e| e.smtp.as_ref()).is_none() {
@@ -881,6 +897,9 @@ fn validate(
                 );
             }
         }
+    }
+    if !emergency_plans.is_empty() && paging.channels.is_empty() {
+        p.add("emergency_plans", "an emergency plan calls its group through paging channels; configure [[paging.channels]]");
     }
     if raw.telegram.is_none() {
         for (i, c) in paging.channels.iter().enumerate() {
@@ -900,6 +919,7 @@ fn validate(
         handover_sinks,
         chat,
         telegram,
+        im,
         email,
         drills,
         emergency_plans,

@@ -5,6 +5,7 @@ pub mod answers;
 pub mod classify;
 pub mod clock;
 pub mod drills;
+pub mod emergency;
 pub mod handover;
 pub mod incidents;
 pub mod intake;

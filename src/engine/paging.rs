@@ -103,20 +103,24 @@ pub fn build_channel(
     config: &PageChannelConfig,
     http: &reqwest::Client,
     sms: &super::sms::SmsContext,
-    telegram: Option<&crate::chat::sink::ChatContext>,
+    chats: &HashMap<zhiban_integrations::chat::Provider, crate::chat::sink::ChatContext>,
     mailer: Option<&crate::email::sink::Mailer>,
 ) -> Box<dyn PageChannel> {
+    let chat = |provider| match chats.get(&provider) {
+        Some(ctx) => {
+            Box::new(crate::chat::sink::ChatPageChannel { ctx: ctx.clone() }) as Box<dyn PageChannel>
+        }
+        // Configuration refuses an IM channel without its section; never reached.
+        None => Box::new(LogChannel { name: config.name.clone() }),
+    };
     match &config.kind {
         PageChannelKind::Log => Box::new(LogChannel { name: config.name.clone() }),
         PageChannelKind::Webhook { url, secret } => {
             Box::new(WebhookChannel { url: url.clone(), secret: secret.clone(), http: http.clone() })
         }
         PageChannelKind::Sms(sms_config) => super::sms::build(&config.name, sms_config, sms),
-        PageChannelKind::Telegram => match telegram {
-            Some(ctx) => Box::new(crate::chat::sink::ChatPageChannel { ctx: ctx.clone() }),
-            // Configuration refuses a telegram channel without [telegram]; never reached.
-            None => Box::new(LogChannel { name: config.name.clone() }),
-        },
+        PageChannelKind::Telegram => chat(zhiban_integrations::chat::Provider::Telegram),
+        PageChannelKind::Im(provider) => chat(*provider),
         PageChannelKind::Email => match mailer {
             Some(m) => Box::new(crate::email::sink::MailPageChannel { mailer: m.clone() }),
             // Configuration refuses an email channel without [email.smtp]; never reached.

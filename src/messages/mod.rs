@@ -36,7 +36,27 @@ struct Catalogue {
     /// Absent as a whole, it fails loading with the first missing key of [`DRILL_KEYS`].
     #[serde(default)]
     drill: BTreeMap<String, String>,
+    /// Absent as a whole, it fails loading with the first missing key of [`EMERGENCY_KEYS`].
+    #[serde(default)]
+    emergency: BTreeMap<String, String>,
 }
+
+/// The templates of `[emergency]`: emergency plans' offers, checklists and process record lines.
+pub const EMERGENCY_KEYS: &[&str] = &[
+    "group_name",
+    "offer",
+    "button_activate",
+    "activated_record",
+    "checklist",
+    "step_record",
+    "ended_record",
+    "follow_up_none",
+    "follow_up_problem",
+    "follow_up_change",
+    "activated",
+    "step_done",
+    "failed",
+];
 
 /// The templates of `[drill]`: announcements, the drill record and the answers to 演练 commands.
 pub const DRILL_KEYS: &[&str] = &[
@@ -124,6 +144,7 @@ pub const CHAT_KEYS: &[&str] = &[
     "action_report",
     "action_handover",
     "action_drill",
+    "action_emergency",
     "reason_decline",
     "reason_reassign",
     "oncall",
@@ -178,6 +199,7 @@ pub enum Section {
     Chat,
     Email,
     Drill,
+    Emergency,
 }
 
 impl Section {
@@ -187,6 +209,7 @@ impl Section {
             Section::Chat => "chat",
             Section::Email => "email",
             Section::Drill => "drill",
+            Section::Emergency => "emergency",
         }
     }
 }
@@ -327,6 +350,7 @@ impl Messages {
             ("chat", CHAT_KEYS, &catalogue.chat),
             ("email", EMAIL_KEYS, &catalogue.email),
             ("drill", DRILL_KEYS, &catalogue.drill),
+            ("emergency", EMERGENCY_KEYS, &catalogue.emergency),
         ] {
             for key in keys {
                 let source = texts
@@ -409,6 +433,11 @@ impl Messages {
     /// The `[drill]` text `key` (one of [`DRILL_KEYS`]) rendered with `ctx`.
     pub fn drill(&self, key: &str, ctx: minijinja::Value) -> String {
         self.text(Section::Drill, key, ctx)
+    }
+
+    /// The `[emergency]` text `key` (one of [`EMERGENCY_KEYS`]) rendered with `ctx`.
+    pub fn emergency(&self, key: &str, ctx: minijinja::Value) -> String {
+        self.text(Section::Emergency, key, ctx)
     }
 
     /// A text of the answers to people (`[sms]` or `[chat]`), rendered with `ctx`.

@@ -4,8 +4,10 @@ mod api;
 mod auth;
 mod dashboard;
 mod drills;
+mod emergency;
 pub mod error;
 mod health;
+mod im;
 mod links;
 mod mail;
 mod oncall;
@@ -89,6 +91,21 @@ pub fn router(state: AppState) -> Router {
         .route("/a/{token}", get(links::show).post(links::act))
         .route("/api/v1/sms/inbound/{channel}", post(sms::inbound))
         .route("/telegram/webhook", post(telegram::webhook))
+        .route("/im/wecom/callback", get(im::wecom_callback).post(im::wecom_callback))
+        .route("/im/dingtalk/callback", post(im::dingtalk_callback))
+        .route("/im/feishu/callback", post(im::feishu_callback))
+        .route("/api/v1/robots/wecom/send", post(im::wecom_robot))
+        .route("/api/v1/robots/dingtalk/send", post(im::dingtalk_robot))
+        .route("/api/v1/robots/feishu/hook/{token}", post(im::feishu_robot))
+        // The same at the providers' own robot paths: a tool changes only the host.
+        .route("/cgi-bin/webhook/send", post(im::wecom_robot))
+        .route("/robot/send", post(im::dingtalk_robot))
+        .route("/open-apis/bot/v2/hook/{token}", post(im::feishu_robot))
+        .route("/api/v1/incidents/{ticket}/emergencies", get(emergency::of_incident).post(emergency::activate))
+        .route("/api/v1/emergencies/stats", get(emergency::stats))
+        .route("/api/v1/emergencies/{id}/activate", post(emergency::activate_offered))
+        .route("/api/v1/emergencies/{id}/steps/{n}", post(emergency::step))
+        .route("/api/v1/emergencies/{id}/end", post(emergency::end))
         .route("/api/v1/drills", get(drills::list))
         .route("/api/v1/drills/{plan}/start", post(drills::start))
         .route("/api/v1/drill-runs/{id}/report", get(drills::report))

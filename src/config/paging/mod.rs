@@ -75,6 +75,9 @@ enum RawChannelKind {
     GsmModem,
     Telegram,
     Email,
+    Wecom,
+    Dingtalk,
+    Feishu,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +169,9 @@ pub enum PageChannelKind {
     Telegram,
     /// A mail (HTML and plain text, with the signed action link) through `[email.smtp]`.
     Email,
+    /// A direct message from the WeCom, DingTalk or Feishu app (`[wecom]`, `[dingtalk]`,
+    /// `[feishu]`): buttons on WeCom and Feishu, the signed action link on DingTalk.
+    Im(zhiban_integrations::chat::Provider),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,6 +327,9 @@ pub(super) fn build(
             RawChannelKind::Log => PageChannelKind::Log,
             RawChannelKind::Telegram => PageChannelKind::Telegram,
             RawChannelKind::Email => PageChannelKind::Email,
+            RawChannelKind::Wecom => PageChannelKind::Im(zhiban_integrations::chat::Provider::Wecom),
+            RawChannelKind::Dingtalk => PageChannelKind::Im(zhiban_integrations::chat::Provider::Dingtalk),
+            RawChannelKind::Feishu => PageChannelKind::Im(zhiban_integrations::chat::Provider::Feishu),
             RawChannelKind::Webhook => {
                 let url = match &c.url {
                     Some(u) if u.starts_with("http://") || u.starts_with("https://") => u.clone(),
@@ -495,7 +504,8 @@ pub(super) fn build(
         .iter()
         .map(|t| (t.id.clone(), t.members.iter().map(|m| PersonId(m.clone())).collect()))
         .collect();
-    let book = (!policies.is_empty()).then(|| {
+    // The directory also serves calls that are not escalations (an emergency plan's group).
+    let book = (!policies.is_empty() || !channels.is_empty()).then(|| {
         Arc::new(EscalationBook {
             policies,
             directory: Arc::new(ConfigDirectory {
