@@ -99,8 +99,12 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         metrics.clone(),
         wakeups.clone(),
     ));
-    // Shift swaps recorded at runtime count from the first page on.
+    // Shift swaps recorded at runtime count from the first page on; so do drill plans edited
+    // through the API.
     crate::engine::swaps::reload(&service)
+        .await
+        .map_err(|source| StartError::Store { url: store::redact_url(&config.database_url), source })?;
+    crate::engine::drills::reload(&service)
         .await
         .map_err(|source| StartError::Store { url: store::redact_url(&config.database_url), source })?;
 

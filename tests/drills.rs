@@ -293,4 +293,68 @@ async fn pausing_holds_paging(backend: Backend) {
     app.stop().await;
 }
 
-on_both_backends!(a_drill_runs_and_is_measured, stopping_a_drill_stops_its_pages, pausing_holds_paging);
+async fn plans_are_edited_through_the_api(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let app = rig.start().await;
+    let plan = json!({
+        "name": "机房断电演练",
+        "scenario": "机房断电",
+        "participants": [["person:lina"]],
+        "channels": ["leaders"],
+        "objectives": { "ack": "10m" },
+        "incident": { "title": "机房断电", "level": 1 },
+    });
+    let put = |token: &'static str, id: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .http
+                .put(app.url(&format!("/api/v1/drills/{id}")))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Engineers run drills; leaders write them.
+    assert_eq!(put(ENGINEER, "power-cut", plan.clone()).await.0, 403);
+    let mut bad = plan.clone();
+    bad["participants"] = json!([["person:nobody"]]);
+    let (status, body) = put(LEADER, "power-cut", bad).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("participants[0][0]"), "{body}");
+    let (status, body) = put(LEADER, "power-cut", plan).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, run) = app.post("/api/v1/drills/power-cut/start", ENGINEER, json!({})).await;
+    assert_eq!(status, 201, "{run}");
+    eventually(WAIT, "the new plan's participant is paged", || async {
+        people(&rig.im).contains(&"lina".to_string())
+    })
+    .await;
+    assert!(!people(&rig.im).contains(&"zhangwei".to_string()));
+    let (_, list) = app.get("/api/v1/drills", ADMIN).await;
+    assert!(list["plans"].as_array().unwrap().iter().any(|p| p["id"] == "power-cut"), "{list}");
+    app.stop().await;
+    // The edited plan outlives a restart.
+    let app = rig.start().await;
+    let (_, list) = app.get("/api/v1/drills", ADMIN).await;
+    assert!(
+        list["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "power-cut" && p["name"] == "机房断电演练"),
+        "{list}"
+    );
+    app.stop().await;
+}
+
+on_both_backends!(
+    a_drill_runs_and_is_measured,
+    stopping_a_drill_stops_its_pages,
+    pausing_holds_paging,
+    plans_are_edited_through_the_api
+);

@@ -535,10 +535,10 @@ async fn start_desk_first(rig: &Rig) -> TestApp {
     let mut config = paging_config(&rig.db, &rig.im, &rig.sms, None);
     let book = config.paging.book.as_ref().unwrap().clone();
     let mut policies = book.policies.clone();
-    policies.get_mut("default").unwrap().tiers[0].targets =
+    std::sync::Arc::make_mut(policies.get_mut("default").unwrap()).tiers[0].targets =
         vec![zhiban::domain::escalation::Target::Schedule("desk".into())];
     let book =
-        Arc::new(zhiban::domain::escalation::EscalationBook { policies, directory: book.directory.clone() });
+        Arc::new(zhiban::domain::escalation::EscalationBook { policies, directory: book.directory.clone(), more: None });
     config.paging.book = Some(book.clone());
     config.incidents.lifecycle.escalation = Some(book);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -782,8 +782,8 @@ impl ChatHandler {
                         },
                     ),
                     Err(DrillError::NoneRunning) => {
-                        let plans: Vec<&str> =
-                            self.config().drills.values().map(|p| p.name.as_str()).collect();
+                        let plans: Vec<String> =
+                            self.config().drills.all().iter().map(|p| p.name.clone()).collect();
                         m.drill("none", context! { text => plans.join("、") })
                     }
                     Err(e) => return Err(e),

@@ -173,3 +173,32 @@ pub(super) fn build(
     }
     plans
 }
+
+/// A plan sent through the API (the keys of `[[drills]]`, as JSON), checked like the file's.
+pub fn plan_from_json(
+    config: &super::Config,
+    id: &str,
+    body: &serde_json::Value,
+) -> Result<DrillPlan, Vec<String>> {
+    let mut body = body.clone();
+    if let Some(object) = body.as_object_mut() {
+        object.insert("id".into(), serde_json::Value::String(id.to_string()));
+    }
+    let raw: RawDrill =
+        serde_path_to_error::deserialize(body).map_err(|e| vec![format!("{}: {}", e.path(), e.inner())])?;
+    let channel_names: Vec<&str> = config.chat.channels.iter().map(|c| c.name.as_str()).collect();
+    let mut p = Problems::default();
+    let mut plans = build(
+        std::slice::from_ref(&raw),
+        &config.catalogue,
+        &config.schedules,
+        &channel_names,
+        &config.server.timezone,
+        &mut p,
+    );
+    let problems = p.lines();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    plans.remove(id).ok_or_else(|| vec![format!("id: '{id}' is not a plan id")])
+}

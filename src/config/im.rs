@@ -377,3 +377,124 @@ pub(super) fn check_needs(im: &ImConfig, chat: &ChatConfig, paging: &PagingConfi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::{Config, ConfigError};
+    use super::*;
+
+    const PEOPLE: &str = "[[people]]\nid = \"admin\"\nname = \"管理员\"\nroles = [\"admin\"]\n";
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("test.toml"), &format!("{PEOPLE}\n{text}"), &|_| None)
+    }
+
+    fn keys(text: &str) -> Vec<String> {
+        parse(text).unwrap_err().problems.into_iter().map(|p| format!("{}: {}", p.key, p.reason)).collect()
+    }
+
+    #[test]
+    fn sections_with_private_deployment_urls() {
+        let c = parse(
+            r#"
+[wecom]
+api_base = "https://zwwx.example.gov.cn/"
+corp_id = "wwcorp"
+agent_id = 1000002
+secret = "app-secret"
+callback_token = "token"
+callback_aes_key = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+robot_per_minute = 10
+
+[dingtalk]
+api_base = "https://api.zwding.example.gov.cn"
+oapi_base = "https://oapi.zwding.example.gov.cn"
+app_key = "dingkey"
+app_secret = "ding-secret"
+
+[[chat.channels]]
+name = "ops"
+provider = "feishu"
+robot = "https://open.feishu.cn/open-apis/bot/v2/hook/abc"
+secret = "sign-secret"
+
+[[paging.channels]]
+name = "wx"
+kind = "wecom"
+
+[[robot_intake]]
+name = "zabbix"
+provider = "dingtalk"
+key = "zabbix-dingtalk-token-01"
+secret = "SECsecret"
+"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let wecom = c.im.wecom.as_ref().unwrap();
+        assert_eq!(wecom.api_base, "https://zwwx.example.gov.cn");
+        assert_eq!(wecom.pacing.robot_per_minute, 10);
+        assert!(wecom.callback.is_some());
+        assert_eq!(c.im.dingtalk.as_ref().unwrap().oapi_base, "https://oapi.zwding.example.gov.cn");
+        // A robot channel needs no [feishu] section; its pacing is the default.
+        assert_eq!(c.chat.channels[0].chat.0, "robot:ops");
+        assert_eq!(c.im.robot_pacing(Provider::Feishu), ImPacing::default_for(Provider::Feishu));
+        assert_eq!(c.im.robot_intake[0].provider, Provider::Dingtalk);
+    }
+
+    #[test]
+    fn problems_name_the_key() {
+        let problems = keys(
+            r#"
+[wecom]
+api_base = "ftp://x"
+corp_id = ""
+agent_id = 1
+secret = "s"
+callback_token = "t"
+robot_per_minute = 25
+
+[[chat.channels]]
+name = "g"
+provider = "dingtalk"
+chat = "cid123"
+
+[[chat.channels]]
+name = "r"
+provider = "wecom"
+chat = "party:1"
+robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"
+
+[[paging.channels]]
+name = "fs"
+kind = "feishu"
+
+[[robot_intake]]
+name = "w"
+provider = "wecom"
+key = "short"
+secret = "s"
+
+[[robot_intake]]
+name = "t"
+provider = "telegram"
+key = "0123456789abcdef"
+"#,
+        );
+        for expected in [
+            "wecom.api_base: ",
+            "wecom.corp_id: must not be empty",
+            "wecom.callback_token: set both",
+            "wecom.robot_per_minute: must be between 1 and 20",
+            "chat.channels[0].chat: sending as the app needs a [dingtalk] section",
+            "chat.channels[1].chat: give either chat",
+            "paging.channels[0].kind: a feishu channel needs a [feishu] section",
+            "robot_intake[0].key: must be at least 16",
+            "robot_intake[0].secret: WeCom robots do not sign",
+            "robot_intake[1].provider: 'telegram' has no robots",
+        ] {
+            assert!(problems.iter().any(|p| p.starts_with(expected)), "{expected} in {problems:#?}");
+        }
+    }
+}

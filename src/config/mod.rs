@@ -74,6 +74,11 @@ impl Problems {
         self.0.push((key.into(), reason.into()));
     }
 
+    /// The problems as `key: reason` lines (for a plan sent through the API).
+    pub fn lines(self) -> Vec<String> {
+        self.0.into_iter().map(|(key, reason)| format!("{key}: {reason}")).collect()
+    }
+
     fn into_error(self, file: &Path) -> Option<ConfigError> {
         if self.0.is_empty() {
             return None;
@@ -455,7 +460,7 @@ pub struct Config {
     /// 邮件: the bot's address, SMTP, the mailboxes read for reports; when configured.
     pub email: Option<email::EmailConfig>,
     /// 演练方案 by id.
-    pub drills: BTreeMap<String, crate::domain::drill::DrillPlan>,
+    pub drills: Arc<crate::domain::drill::LiveDrills>,
     /// 应急预案 by id.
     pub emergency_plans: BTreeMap<String, crate::domain::emergency::EmergencyPlan>,
 }
@@ -696,10 +701,10 @@ fn validate(
     let schedules = schedule::build(&raw.schedules, &catalogue, &timezone, config_dir, p);
     let on_call = Arc::new(crate::domain::schedule::LiveSchedules::new(schedules.clone()));
     let drills = drill::build(&raw.drills, &catalogue, &schedules, &raw.chat.channel_names(), &timezone, p);
-    let drill_policies = drills.values().map(|d| d.policy()).collect();
+    let drills = Arc::new(crate::domain::drill::LiveDrills::new(drills.into_values()));
     let emergency_plans =
         emergency::build(&raw.emergency_plans, &catalogue, &schedules, &raw.chat.channel_names(), p);
-    let paging = paging::build(&raw.paging, &catalogue, &schedules, on_call.clone(), env, p, drill_policies);
+    let paging = paging::build(&raw.paging, &catalogue, &schedules, on_call.clone(), env, p, Some(drills.clone()));
     let lifecycle = LifecyclePolicy {
         ack_reminder_after: optional_duration(
             p,

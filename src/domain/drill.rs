@@ -236,3 +236,44 @@ mod tests {
         assert!(RunStatus::Paused.is_live() && !RunStatus::Stopped.is_live());
     }
 }
+
+/// The drill plans in force: the configured ones with those edited through the API over them.
+/// Shared by the configuration, the engine and the escalation book (for `drill:<plan>` policies).
+#[derive(Debug, Default)]
+pub struct LiveDrills {
+    plans: std::sync::RwLock<std::collections::BTreeMap<String, std::sync::Arc<DrillPlan>>>,
+}
+
+impl LiveDrills {
+    pub fn new(plans: impl IntoIterator<Item = DrillPlan>) -> LiveDrills {
+        let live = LiveDrills::default();
+        for plan in plans {
+            live.set(plan);
+        }
+        live
+    }
+
+    pub fn get(&self, id: &str) -> Option<std::sync::Arc<DrillPlan>> {
+        self.plans.read().expect("drills lock").get(id).cloned()
+    }
+
+    /// Every plan, by id.
+    pub fn all(&self) -> Vec<std::sync::Arc<DrillPlan>> {
+        self.plans.read().expect("drills lock").values().cloned().collect()
+    }
+
+    pub fn set(&self, plan: DrillPlan) {
+        self.plans.write().expect("drills lock").insert(plan.id.clone(), std::sync::Arc::new(plan));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.plans.read().expect("drills lock").is_empty()
+    }
+}
+
+impl super::escalation::PolicySource for LiveDrills {
+    fn policy(&self, id: &str) -> Option<std::sync::Arc<EscalationPolicy>> {
+        let plan = self.get(id.strip_prefix("drill:")?)?;
+        Some(std::sync::Arc::new(plan.policy()))
+    }
+}

@@ -102,16 +102,23 @@ pub trait Directory: Send + Sync + fmt::Debug {
     fn notify_rules(&self, person: &PersonId) -> Vec<NotifyRule>;
 }
 
+/// Policies that change at runtime (a drill plan edited through the API pages by its new tiers).
+pub trait PolicySource: Send + Sync + std::fmt::Debug {
+    fn policy(&self, id: &str) -> Option<Arc<EscalationPolicy>>;
+}
+
 /// All policies of a deployment and the directory that resolves their targets.
 #[derive(Debug, Clone)]
 pub struct EscalationBook {
-    pub policies: BTreeMap<String, EscalationPolicy>,
+    pub policies: BTreeMap<String, Arc<EscalationPolicy>>,
     pub directory: Arc<dyn Directory>,
+    /// Consulted for ids the configured policies do not have.
+    pub more: Option<Arc<dyn PolicySource>>,
 }
 
 impl EscalationBook {
-    pub fn policy(&self, id: &str) -> Option<&EscalationPolicy> {
-        self.policies.get(id)
+    pub fn policy(&self, id: &str) -> Option<Arc<EscalationPolicy>> {
+        self.policies.get(id).cloned().or_else(|| self.more.as_ref()?.policy(id))
     }
 
     /// The people that targets name at `at`, each once, in order.

@@ -98,7 +98,8 @@ fn policy_with(directory: FakeDirectory, change: impl FnOnce(&mut EscalationPoli
         auto_close_after: None,
         sla: None,
         escalation: Some(Arc::new(EscalationBook {
-            policies: [("default".to_string(), p)].into(),
+            policies: [("default".to_string(), Arc::new(p))].into(),
+            more: None,
             directory: Arc::new(directory),
         })),
     }

@@ -130,7 +130,7 @@ impl Incident {
             let people = book.resolve(&step.targets, at);
             if people.is_empty() {
                 effects.push(Effect::Record(EventKind::NobodyToPage { tier }));
-                match next_step(policy, tier, cycle) {
+                match next_step(&policy, tier, cycle) {
                     Next::Tier { tier: t, cycle: c } => {
                         (tier, cycle) = (t, c);
                         continue;
@@ -146,7 +146,7 @@ impl Incident {
             let reason = PageReason::Tier { run: state.run, tier, cycle, round: 0 };
             page_people(book, people, self.severity, reason, at, effects);
             effects.push(Effect::ArmTimer { kind: TimerKind::Escalate, due: at + step.ack_timeout });
-            match next_repeat(policy, tier, at, 0) {
+            match next_repeat(&policy, tier, at, 0) {
                 Some(due) => effects.push(Effect::ArmTimer { kind: TimerKind::RepeatPage, due }),
                 None => effects.push(Effect::CancelTimer(TimerKind::RepeatPage)),
             }
@@ -175,7 +175,7 @@ impl Incident {
         let Some(book) = policy.escalation.as_deref() else { return };
         let Some(state) = self.escalation.as_ref() else { return };
         let Some(escalation) = book.policy(&state.policy) else { return };
-        match next_step(escalation, state.tier, state.cycle) {
+        match next_step(&escalation, state.tier, state.cycle) {
             Next::Tier { tier, cycle } => self.page_tier(book, tier, cycle, at, effects),
             Next::Exhausted => self.exhaust(effects),
         }
@@ -218,7 +218,7 @@ impl Incident {
                     cycle: state.cycle,
                     round: state.round,
                 };
-                if let Some(due) = next_repeat(escalation, state.tier, paged_at, state.round) {
+                if let Some(due) = next_repeat(&escalation, state.tier, paged_at, state.round) {
                     effects.push(Effect::ArmTimer { kind: TimerKind::RepeatPage, due });
                 }
                 if people.is_empty() {

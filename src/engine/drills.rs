@@ -45,10 +45,51 @@ pub enum DrillError {
 }
 
 /// A plan by id or by name as people type it.
-pub fn find_plan<'a>(service: &'a IncidentService, text: &str) -> Option<&'a DrillPlan> {
+pub fn find_plan(service: &IncidentService, text: &str) -> Option<std::sync::Arc<DrillPlan>> {
     let drills = &service.config().drills;
     let t = text.trim();
-    drills.get(t).or_else(|| drills.values().find(|p| p.name == t || p.scenario == t || p.name.contains(t)))
+    drills
+        .get(t)
+        .or_else(|| drills.all().into_iter().find(|p| p.name == t || p.scenario == t || p.name.contains(t)))
+}
+
+/// Put the plans edited through the API over the configured ones (at start, and on every round
+/// of the drill loop, so an edit on one instance reaches the others).
+pub async fn reload(service: &IncidentService) -> Result<(), StoreError> {
+    for (id, body) in service.store().drill_plans().await? {
+        let plan = serde_json::from_str::<serde_json::Value>(&body)
+            .map_err(|e| vec![e.to_string()])
+            .and_then(|value| crate::config::drill::plan_from_json(service.config(), &id, &value));
+        match plan {
+            Ok(plan) => {
+                if service.config().drills.get(&id).as_deref() != Some(&plan) {
+                    service.config().drills.set(plan);
+                }
+            }
+            // The catalogue changed under it (a person removed): the last good version stays.
+            Err(problems) => {
+                warn!(plan = %id, "a stored drill plan no longer fits the configuration: {}", problems.join("; "))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Create or change a plan through the API: checked like the configuration file, stored, and in
+/// force at once. Errors are `key: reason` lines.
+pub async fn save_plan(
+    service: &IncidentService,
+    id: &str,
+    body: &serde_json::Value,
+    by: &PersonId,
+) -> Result<std::sync::Arc<DrillPlan>, Result<Vec<String>, StoreError>> {
+    if !crate::config::catalogue::valid_id(id) {
+        return Err(Ok(vec![format!("id: '{id}' is not an id (letters, digits, - and _)")]));
+    }
+    let plan = crate::config::drill::plan_from_json(service.config(), id, body).map_err(Ok)?;
+    service.store().save_drill_plan(id, &body.to_string(), &by.0, service.now()).await.map_err(Err)?;
+    service.config().drills.set(plan);
+    Ok(service.config().drills.get(id).expect("just set"))
 }
 
 /// The one live run (of `plan`, when named).
@@ -87,8 +128,8 @@ pub async fn start(service: &IncidentService, plan_text: &str, by: &str) -> Resu
         .create_drill_run(&plan.id, by, now, now)
         .await?
         .ok_or_else(|| DrillError::AlreadyRunning(plan.id.clone(), 0))?;
-    announce(service, plan, &run).await?;
-    open(service, plan, run).await
+    announce(service, &plan, &run).await?;
+    open(service, &plan, run).await
 }
 
 /// Tell the plan's channels that a drill is about to start.
@@ -338,9 +379,9 @@ pub async fn record(service: &IncidentService, run: &DrillRun) -> Result<DrillRe
         }
     }
     Ok(DrillRecord {
-        objectives: plan.map(|p| evaluate(&p.objectives, &moments)).unwrap_or_default(),
-        plan_name: plan.map(|p| p.name.clone()).unwrap_or_else(|| run.plan.clone()),
-        scenario: plan.map(|p| p.scenario.clone()).unwrap_or_default(),
+        objectives: plan.as_ref().map(|p| evaluate(&p.objectives, &moments)).unwrap_or_default(),
+        plan_name: plan.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| run.plan.clone()),
+        scenario: plan.as_ref().map(|p| p.scenario.clone()).unwrap_or_default(),
         run: run.clone(),
         ticket,
         steps,
@@ -402,7 +443,7 @@ pub async fn post_report(service: &IncidentService, run: &DrillRun) -> Result<()
     }
     let record = record(service, run).await?;
     let text = render(service, &record, false);
-    post(service, plan, &format!("drill:{}:report", run.id), text).await
+    post(service, &plan, &format!("drill:{}:report", run.id), text).await
 }
 
 /// The drill loop: starts scheduled drills (announcing them ahead), opens announced runs when
@@ -421,9 +462,10 @@ pub async fn run(service: std::sync::Arc<IncidentService>, poll: Duration, cance
 }
 
 pub async fn tick(service: &IncidentService) -> Result<(), DrillError> {
+    reload(service).await?;
     let now = service.now();
     let tz = service.config().server.timezone.clone();
-    for plan in service.config().drills.values() {
+    for plan in service.config().drills.all() {
         let Some(expr) = &plan.schedule else { continue };
         let Ok(cron) = CronSchedule::parse(expr, tz.clone()) else { continue };
         // The next start after the last one (or after now, for a plan never run): announce it
@@ -438,14 +480,14 @@ pub async fn tick(service: &IncidentService) -> Result<(), DrillError> {
             continue;
         }
         if let Some(run) = service.store().create_drill_run(&plan.id, "schedule", now, starts_at).await? {
-            announce(service, plan, &run).await?;
+            announce(service, &plan, &run).await?;
         }
     }
     for run in service.store().live_drill_runs().await? {
         let Some(plan) = service.config().drills.get(&run.plan) else { continue };
         match run.status {
             RunStatus::Announced if run.starts_at <= now => {
-                open(service, plan, run).await?;
+                open(service, &plan, run).await?;
             }
             RunStatus::Running | RunStatus::Paused => {
                 let Some(incident) = incident_of(service, &run).await? else { continue };

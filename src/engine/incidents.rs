@@ -663,7 +663,7 @@ impl IncidentService {
     fn new_incident(&self, report: &Report, dedup_key: DedupKey) -> NewIncident {
         // A drill pages its plan's participants only, and counts in no SLA.
         if let Some(plan) = report.labels.get(crate::domain::drill::PLAN_LABEL)
-            && self.config.drills.contains_key(plan)
+            && self.config.drills.get(plan).is_some()
         {
             return NewIncident {
                 escalation_policy: Some(format!("drill:{plan}")),

@@ -35,6 +35,10 @@ pub trait DrillStore: Send + Sync {
         ended_at: Option<Timestamp>,
     ) -> StoreResult<bool>;
     async fn evaluate_drill_run(&self, id: i64, evaluation: &Evaluation) -> StoreResult<()>;
+    /// Keep a plan edited through the API (its body as written, JSON).
+    async fn save_drill_plan(&self, id: &str, body: &str, by: &str, at: Timestamp) -> StoreResult<()>;
+    /// The plans edited through the API: (id, body).
+    async fn drill_plans(&self) -> StoreResult<Vec<(String, String)>>;
     /// Claim posting a run's report; false if it was posted before.
     async fn claim_drill_report(&self, id: i64, at: Timestamp) -> StoreResult<bool>;
 }

@@ -133,6 +133,25 @@ impl DrillStore for SqlStore {
         Ok(())
     }
 
+    async fn save_drill_plan(&self, id: &str, body: &str, by: &str, at: Timestamp) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO drill_plans (id, body, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(body)
+        .bind(by)
+        .bind(ms(at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn drill_plans(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT id, body FROM drill_plans ORDER BY id").fetch_all(&self.writer).await?)
+    }
+
     async fn claim_drill_report(&self, id: i64, at: Timestamp) -> StoreResult<bool> {
         let r = sqlx::query("UPDATE drill_runs SET reported_at = $1 WHERE id = $2 AND reported_at IS NULL")
             .bind(ms(at))

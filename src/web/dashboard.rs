@@ -221,6 +221,7 @@ fn escalation_view(state: &AppState, incident: &Incident) -> Option<EscalationVi
         EscalationStatus::Active => (
             "escalation_tier",
             policy
+                .as_ref()
                 .and_then(|p| p.tiers.get(e.tier as usize))
                 .zip(e.tier_paged_at)
                 .map(|(tier, at)| local_time(state, at + tier.ack_timeout)),

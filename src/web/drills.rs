@@ -38,7 +38,8 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<J
     let plans: Vec<Value> = state
         .config
         .drills
-        .values()
+        .all()
+        .into_iter()
         .map(|p| {
             json!({
                 "id": p.id, "name": p.name, "scenario": p.scenario, "lead": p.lead,
@@ -58,6 +59,26 @@ fn may_run(state: &AppState, headers: &HeaderMap) -> Result<PersonId, ApiError> 
         require(me, Permission::Admin)?;
     }
     Ok(PersonId(me.id.clone()))
+}
+
+/// `PUT /api/v1/drills/{plan}`: create or change a plan (the keys of `[[drills]]`, as JSON).
+/// Leaders, the project manager and admins write drill plans.
+pub async fn put(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(plan): Path<String>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let me = person(&state.config, &headers)?;
+    if !me.may(Permission::ChangeSchedules) {
+        require(me, Permission::Admin)?;
+    }
+    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    match drills::save_plan(&state.service, &plan, &body, &PersonId(me.id.clone())).await {
+        Ok(p) => Ok(Json(json!({ "id": p.id, "name": p.name, "policy": p.policy_id() }))),
+        Err(Ok(problems)) => Err(ApiError::bad_request(problems.join("; "))),
+        Err(Err(e)) => Err(e.into()),
+    }
 }
 
 /// `POST /api/v1/drills/{plan}/start`.

@@ -37,22 +37,26 @@ use crate::engine::report_from_alert;
 
 // ---- callbacks ---------------------------------------------------------------------------------
 
-/// A verified callback, in the same terms for the three providers.
-enum Verified {
-    Reply { content_type: &'static str, body: Vec<u8> },
-    Update { update: ChatUpdate, content_type: &'static str, body: Vec<u8> },
-    Ignored { what: String, content_type: &'static str, body: Vec<u8> },
+/// A verified callback, in the same terms for the three providers: the update to commit, if any,
+/// and what to answer.
+struct Verified {
+    update: Option<ChatUpdate>,
+    content_type: &'static str,
+    body: Vec<u8>,
 }
 
 macro_rules! verified {
-    ($module:ident, $outcome:expr) => {
+    ($module:ident, $provider:expr, $outcome:expr) => {
         match $outcome {
-            $module::CallbackOutcome::Reply { content_type, body } => Verified::Reply { content_type, body },
+            $module::CallbackOutcome::Reply { content_type, body } => {
+                Verified { update: None, content_type, body }
+            }
             $module::CallbackOutcome::Update { update, reply } => {
-                Verified::Update { update, content_type: reply.content_type, body: reply.body }
+                Verified { update: Some(update), content_type: reply.content_type, body: reply.body }
             }
             $module::CallbackOutcome::Ignored { what, reply } => {
-                Verified::Ignored { what, content_type: reply.content_type, body: reply.body }
+                debug!(provider = $provider.as_str(), "an IM callback zhiban does not act on: {what}");
+                Verified { update: None, content_type: reply.content_type, body: reply.body }
             }
         }
     };
@@ -83,20 +87,12 @@ fn refused(provider: Provider, status: u16, reason: String) -> ApiError {
 
 /// Commit an update (then wake the inbox worker) before answering the provider.
 async fn answer(state: &AppState, provider: Provider, verified: Verified) -> Result<Response, ApiError> {
-    let (content_type, body) = match verified {
-        Verified::Reply { content_type, body } => (content_type, body),
-        Verified::Ignored { what, content_type, body } => {
-            debug!(provider = provider.as_str(), "an IM callback zhiban does not act on: {what}");
-            (content_type, body)
-        }
-        Verified::Update { update, content_type, body } => {
-            let now = state.service.now();
-            state.store.inbox_add(provider, std::slice::from_ref(&update), None, now).await?;
-            state.inbox_wake.notify_one();
-            (content_type, body)
-        }
-    };
-    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+    if let Some(update) = verified.update {
+        let now = state.service.now();
+        state.store.inbox_add(provider, std::slice::from_ref(&update), None, now).await?;
+        state.inbox_wake.notify_one();
+    }
+    Ok(([(header::CONTENT_TYPE, verified.content_type)], verified.body).into_response())
 }
 
 pub async fn wecom_callback(
@@ -129,7 +125,7 @@ pub async fn wecom_callback(
     };
     let verified = wecom::handle_callback(&settings, &request)
         .map_err(|e| refused(Provider::Wecom, e.http_status(), e.to_string()))?;
-    answer(&state, Provider::Wecom, verified!(wecom, verified)).await
+    answer(&state, Provider::Wecom, verified!(wecom, Provider::Wecom, verified)).await
 }
 
 pub async fn dingtalk_callback(
@@ -160,7 +156,7 @@ pub async fn dingtalk_callback(
         };
         refused(Provider::Dingtalk, status, e.to_string())
     })?;
-    answer(&state, Provider::Dingtalk, verified!(dingtalk, verified)).await
+    answer(&state, Provider::Dingtalk, verified!(dingtalk, Provider::Dingtalk, verified)).await
 }
 
 pub async fn feishu_callback(
@@ -198,7 +194,7 @@ pub async fn feishu_callback(
         };
         refused(Provider::Feishu, status, e.to_string())
     })?;
-    answer(&state, Provider::Feishu, verified!(feishu, verified)).await
+    answer(&state, Provider::Feishu, verified!(feishu, Provider::Feishu, verified)).await
 }
 
 // ---- robot-compatible intake -------------------------------------------------------------------

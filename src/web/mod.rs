@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/emergencies/{id}/steps/{n}", post(emergency::step))
         .route("/api/v1/emergencies/{id}/end", post(emergency::end))
         .route("/api/v1/drills", get(drills::list))
+        .route("/api/v1/drills/{plan}", axum::routing::put(drills::put))
         .route("/api/v1/drills/{plan}/start", post(drills::start))
         .route("/api/v1/drill-runs/{id}/report", get(drills::report))
         .route("/api/v1/drill-runs/{id}/{action}", post(drills::act))

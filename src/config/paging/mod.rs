@@ -312,7 +312,7 @@ pub(super) fn build(
     live: Arc<LiveSchedules>,
     env: &dyn Fn(&str) -> Option<String>,
     p: &mut Problems,
-    extra_policies: Vec<EscalationPolicy>,
+    more_policies: Option<Arc<dyn crate::domain::escalation::PolicySource>>,
 ) -> PagingConfig {
     let mut channels = Vec::new();
     let mut names = HashSet::new();
@@ -424,7 +424,7 @@ pub(super) fn build(
         }
         policies.insert(
             r.id.clone(),
-            EscalationPolicy {
+            Arc::new(EscalationPolicy {
                 id: r.id.clone(),
                 name: r.name.clone(),
                 tiers,
@@ -432,12 +432,8 @@ pub(super) fn build(
                 loops: r.loops.min(10),
                 at_once,
                 wait_for_working_hours: r.wait_for_working_hours.clone(),
-            },
+            }),
         );
-    }
-    // Drill plans page through policies of their own (`drill:<plan>`).
-    for extra in extra_policies {
-        policies.insert(extra.id.clone(), extra);
     }
     if let Some(d) = &raw.default_policy
         && !policies.contains_key(d)
@@ -508,6 +504,8 @@ pub(super) fn build(
     let book = (!policies.is_empty() || !channels.is_empty()).then(|| {
         Arc::new(EscalationBook {
             policies,
+            // Drill plans page through policies of their own (`drill:<plan>`), editable at runtime.
+            more: more_policies,
             directory: Arc::new(ConfigDirectory {
                 schedules: live,
                 teams,
