@@ -23,7 +23,12 @@ const LINA: &str = "test-lina-token-000001";
 const WAIT: Duration = Duration::from_secs(15);
 
 fn drill_config(db: &TestDb, tg: &FakeTelegram, im: &Receiver, sms: &Receiver) -> Config {
-    let text = format!(
+    let text = drill_config_text(db, tg, im, sms);
+    Config::parse(std::path::Path::new("drills.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn drill_config_text(db: &TestDb, tg: &FakeTelegram, im: &Receiver, sms: &Receiver) -> String {
+    format!(
         r#"{base}
 [[api.tokens]]
 person = "lina"
@@ -81,8 +86,7 @@ incident = {{ title = "统一业务数据库宕机", text = "模拟：数据库�
         api = tg.url(),
         im = im.url,
         sms = sms.url,
-    );
-    Config::parse(std::path::Path::new("drills.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"))
+    )
 }
 
 struct Rig {
@@ -352,7 +356,43 @@ async fn plans_are_edited_through_the_api(backend: Backend) {
     app.stop().await;
 }
 
+/// `zhiban drill start` from the command line queues the run that the server then carries out.
+async fn the_cli_starts_a_drill(backend: Backend) {
+    let rig = Rig::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("zhiban.toml");
+    std::fs::write(&file, drill_config_text(&rig.db, &rig.tg, &rig.im, &rig.sms)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_zhiban");
+    let out = std::process::Command::new(bin)
+        .args(["drill", "start", "数据库宕机", "--by", "zhangwei", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(bin)
+        .args(["drill", "start", "no-such-plan", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no drill plan 'no-such-plan'"));
+    // The server delivers what the CLI queued: the participant is paged.
+    let app = rig.start().await;
+    eventually(WAIT, "the CLI's drill pages its participant", || async {
+        people(&rig.im).contains(&"zhangwei".to_string())
+    })
+    .await;
+    let out = std::process::Command::new(bin)
+        .args(["drill", "report", "1", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("# 【演练】演练记录：数据库宕机演练"));
+    app.stop().await;
+}
+
 on_both_backends!(
+    the_cli_starts_a_drill,
     a_drill_runs_and_is_measured,
     stopping_a_drill_stops_its_pages,
     pausing_holds_paging,

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_escalation;
 mod classify;
+mod drill;
 mod oncall;
 mod people;
 
@@ -74,6 +75,8 @@ enum Command {
     Oncall(oncall::OncallArgs),
     /// People: `bind` prints a one-time code that binds a person's IM account.
     People(people::PeopleArgs),
+    /// 应急演练: list plans and runs, start a plan, print a run's record.
+    Drill(drill::DrillArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify(args) => classify::run(args),
         Command::Oncall(args) => oncall::run(args).await,
         Command::People(args) => people::run(args).await,
+        Command::Drill(args) => drill::run(args).await,
         Command::Audit { what: AuditWhat::Verify { config } } => {
             let config = match load(&config) {
                 Ok(c) => c,
