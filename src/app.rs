@@ -215,7 +215,11 @@ pub async fn start(config: Config, options: StartOptions) -> Result<Running, Sta
         )),
         tokio::spawn(handover::run(service.clone(), options.poll_interval, stop_engine.clone())),
         tokio::spawn(crate::engine::drills::run(service.clone(), options.poll_interval, stop_engine.clone())),
-        tokio::spawn(crate::engine::emergency::run(service.clone(), options.poll_interval, stop_engine.clone())),
+        tokio::spawn(crate::engine::emergency::run(
+            service.clone(),
+            options.poll_interval,
+            stop_engine.clone(),
+        )),
         tokio::spawn(
             InboxWorker {
                 store: store.clone(),

@@ -537,8 +537,11 @@ async fn start_desk_first(rig: &Rig) -> TestApp {
     let mut policies = book.policies.clone();
     std::sync::Arc::make_mut(policies.get_mut("default").unwrap()).tiers[0].targets =
         vec![zhiban::domain::escalation::Target::Schedule("desk".into())];
-    let book =
-        Arc::new(zhiban::domain::escalation::EscalationBook { policies, directory: book.directory.clone(), more: None });
+    let book = Arc::new(zhiban::domain::escalation::EscalationBook {
+        policies,
+        directory: book.directory.clone(),
+        more: None,
+    });
     config.paging.book = Some(book.clone());
     config.incidents.lifecycle.escalation = Some(book);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

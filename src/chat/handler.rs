@@ -1003,24 +1003,37 @@ impl ChatHandler {
     }
 
     /// 启动应急预案 and the checklist's steps: the message is edited to show what is done.
-    async fn emergency_button(&self, b: &ButtonPress, sender: &Sender<'_>, rest: &str, a: &mut Answers) -> Result<(), StoreError> {
+    async fn emergency_button(
+        &self,
+        b: &ButtonPress,
+        sender: &Sender<'_>,
+        rest: &str,
+        a: &mut Answers,
+    ) -> Result<(), StoreError> {
         use crate::engine::emergency::{self, EmergencyError};
         let m = self.m();
-        let Some(person) = sender.person.filter(|p| p.may(Permission::Work) || p.may(Permission::ChangeSchedules)) else {
+        let Some(person) =
+            sender.person.filter(|p| p.may(Permission::Work) || p.may(Permission::ChangeSchedules))
+        else {
             a.answer(&b.id, self.not_permitted(sender, "action_emergency"));
             return Ok(());
         };
         let by = PersonId(person.id.clone());
         let mut parts = rest.split(':');
-        let (kind, id, step) = (parts.next(), parts.next().and_then(|x| x.parse::<i64>().ok()), parts.next().and_then(|x| x.parse::<u32>().ok()));
+        let (kind, id, step) = (
+            parts.next(),
+            parts.next().and_then(|x| x.parse::<i64>().ok()),
+            parts.next().and_then(|x| x.parse::<u32>().ok()),
+        );
         let result = match (kind, id, step) {
             (Some("a"), Some(id), _) => emergency::activate(&self.service, id, &by).await.map(|e| {
-                let name = self.config().emergency_plans.get(&e.plan).map(|p| p.name.clone()).unwrap_or_default();
+                let name =
+                    self.config().emergency_plans.get(&e.plan).map(|p| p.name.clone()).unwrap_or_default();
                 (e, m.emergency("activated", context! { name }))
             }),
-            (Some("s"), Some(id), Some(n)) => {
-                emergency::step_done(&self.service, id, n, &by).await.map(|(e, _)| (e, m.emergency("step_done", context! { n })))
-            }
+            (Some("s"), Some(id), Some(n)) => emergency::step_done(&self.service, id, n, &by)
+                .await
+                .map(|(e, _)| (e, m.emergency("step_done", context! { n }))),
             _ => {
                 a.answer(&b.id, String::new());
                 return Ok(());
@@ -1030,12 +1043,22 @@ impl ChatHandler {
             Ok((e, answer)) => {
                 a.answer(&b.id, answer);
                 // The offer or checklist message now shows the checklist as it stands.
-                if let (Some(chat), Some(message_id), Some(plan)) = (&b.chat, &b.message_id, self.config().emergency_plans.get(&e.plan))
+                if let (Some(chat), Some(message_id), Some(plan)) =
+                    (&b.chat, &b.message_id, self.config().emergency_plans.get(&e.plan))
                     && let Some(incident) = self.service.store().incident(e.incident).await?
                 {
-                    let text = emergency::checklist_text(&self.service, plan, &e, &incident.ticket.to_string());
+                    let text =
+                        emergency::checklist_text(&self.service, plan, &e, &incident.ticket.to_string());
                     let buttons = emergency::checklist_buttons(plan, &e);
-                    a.out.push((ChatOutgoing::Edit { chat: chat.clone(), message_id: message_id.clone(), text, buttons }, Some(e.incident)));
+                    a.out.push((
+                        ChatOutgoing::Edit {
+                            chat: chat.clone(),
+                            message_id: message_id.clone(),
+                            text,
+                            buttons,
+                        },
+                        Some(e.incident),
+                    ));
                 }
             }
             Err(EmergencyError::Store(e)) | Err(EmergencyError::Act(ActError::Store(e))) => return Err(e),

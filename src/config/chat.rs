@@ -29,7 +29,7 @@ struct RawChannel {
     provider: String,
     /// The group as the app sees it; or `robot`, a group robot's webhook (posts only).
     chat: Option<String>,
-    robot: Option<String>,
+    robot: Option<SecretSource>,
     /// The robot's signing secret (DingTalk, Feishu 加签).
     secret: Option<SecretSource>,
     #[serde(default)]
@@ -200,12 +200,14 @@ pub(super) fn build_chat(
                 None
             }
             (None, Some(url)) => {
-                if !reqwest::Url::parse(url.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                let url = url.resolve(env).map_err(|e| p.add(key("robot"), e)).unwrap_or(Secret::new(""));
+                let url = url.expose().trim();
+                if !reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
                     p.add(key("robot"), "must be the robot's http(s) webhook URL");
                 }
                 let secret =
                     c.secret.as_ref().and_then(|s| s.resolve(env).map_err(|e| p.add(key("secret"), e)).ok());
-                Some(RobotTarget { url: Secret::new(url.trim()), secret })
+                Some(RobotTarget { url: Secret::new(url), secret })
             }
         };
         if c.secret.is_some() && c.robot.is_none() {

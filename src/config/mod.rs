@@ -704,7 +704,8 @@ fn validate(
     let drills = Arc::new(crate::domain::drill::LiveDrills::new(drills.into_values()));
     let emergency_plans =
         emergency::build(&raw.emergency_plans, &catalogue, &schedules, &raw.chat.channel_names(), p);
-    let paging = paging::build(&raw.paging, &catalogue, &schedules, on_call.clone(), env, p, Some(drills.clone()));
+    let paging =
+        paging::build(&raw.paging, &catalogue, &schedules, on_call.clone(), env, p, Some(drills.clone()));
     let lifecycle = LifecyclePolicy {
         ack_reminder_after: optional_duration(
             p,
@@ -904,7 +905,10 @@ fn validate(
         }
     }
     if !emergency_plans.is_empty() && paging.channels.is_empty() {
-        p.add("emergency_plans", "an emergency plan calls its group through paging channels; configure [[paging.channels]]");
+        p.add(
+            "emergency_plans",
+            "an emergency plan calls its group through paging channels; configure [[paging.channels]]",
+        );
     }
     if raw.telegram.is_none() {
         for (i, c) in paging.channels.iter().enumerate() {

@@ -269,7 +269,7 @@ pub async fn end(
         );
         record(service, &incident, Actor::Person(by.clone()), line).await?;
     }
-    Ok(service.store().emergency(id).await?.ok_or(EmergencyError::Unknown(id))?)
+    service.store().emergency(id).await?.ok_or(EmergencyError::Unknown(id))
 }
 
 pub fn follow_up_key(f: FollowUp) -> &'static str {

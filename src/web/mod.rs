@@ -101,7 +101,10 @@ pub fn router(state: AppState) -> Router {
         .route("/cgi-bin/webhook/send", post(im::wecom_robot))
         .route("/robot/send", post(im::dingtalk_robot))
         .route("/open-apis/bot/v2/hook/{token}", post(im::feishu_robot))
-        .route("/api/v1/incidents/{ticket}/emergencies", get(emergency::of_incident).post(emergency::activate))
+        .route(
+            "/api/v1/incidents/{ticket}/emergencies",
+            get(emergency::of_incident).post(emergency::activate),
+        )
         .route("/api/v1/emergencies/stats", get(emergency::stats))
         .route("/api/v1/emergencies/{id}/activate", post(emergency::activate_offered))
         .route("/api/v1/emergencies/{id}/steps/{n}", post(emergency::step))
