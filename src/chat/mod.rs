@@ -12,6 +12,7 @@
 //!   edited in place, with a threaded reply per update ([`cards`]).
 
 pub mod cards;
+pub mod channels;
 pub mod dingtalk;
 pub mod feishu;
 pub mod guided;

@@ -26,6 +26,8 @@ enum BenchWhat {
     Classify(ClassifyBenchArgs),
     /// Escalation timers: lag, memory and cold start with many open incidents waiting to escalate.
     Escalation(super::bench_escalation::EscalationArgs),
+    /// Chat: the command and mail parsers, and whole chat updates through the handler.
+    Chat(super::bench_chat::ChatBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +70,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         BenchWhat::Ingest(a) => ingest(a).await?,
         BenchWhat::Classify(a) => classify(a)?,
         BenchWhat::Escalation(a) => super::bench_escalation::run(a).await?,
+        BenchWhat::Chat(a) => super::bench_chat::run(a).await?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

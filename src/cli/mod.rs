@@ -1,6 +1,7 @@
 //! The `zhiban` command line: `serve`, `migrate`, `check-config`, `bench`, `oncall`, `people`.
 
 mod bench;
+mod bench_chat;
 mod bench_escalation;
 mod classify;
 mod drill;

@@ -15,14 +15,13 @@ use tracing::{info, warn};
 use super::classify::Report;
 use super::incidents::{ActError, IncidentService};
 use super::timers::sleep_or_cancel;
-use crate::chat::outgoing::{self, ChatOutgoing};
 use crate::domain::cron::CronSchedule;
 use crate::domain::drill::{
     DRILL_LABEL, DrillPlan, DrillRun, Evaluation, Moments, ObjectiveResult, PLAN_LABEL, RUN_LABEL, RunStatus,
     evaluate,
 };
 use crate::domain::{Action, Actor, Channel, EventKind, Incident, PersonId, TimelineEntry};
-use crate::store::{NewOutboxMessage, StoreError};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DrillError {
@@ -154,32 +153,7 @@ async fn post(
     key: &str,
     text: String,
 ) -> Result<(), StoreError> {
-    let now = service.now();
-    let messages: Vec<NewOutboxMessage> = service
-        .config()
-        .chat
-        .channels
-        .iter()
-        .filter(|c| plan.channels.contains(&c.name))
-        .map(|c| {
-            let out = ChatOutgoing::Reply {
-                chat: c.chat.clone(),
-                text: text.clone(),
-                reply_to: None,
-                buttons: Vec::new(),
-                incident: None,
-            };
-            outgoing::message(c.provider, format!("{key}:{}", c.name), None, &out, now)
-        })
-        .collect();
-    if messages.is_empty() {
-        return Ok(());
-    }
-    let mut tx = service.store().begin().await?;
-    tx.enqueue(&messages).await?;
-    tx.commit().await?;
-    service.wake_outbox();
-    Ok(())
+    crate::chat::channels::post(service, &plan.channels, key, text, Vec::new(), None).await
 }
 
 fn objective_lines(service: &IncidentService, plan: &DrillPlan) -> Vec<String> {

@@ -17,10 +17,9 @@ use zhiban_integrations::chat::Button;
 
 use super::incidents::{ActError, IncidentService};
 use super::timers::sleep_or_cancel;
-use crate::chat::outgoing::{self, ChatOutgoing};
 use crate::domain::emergency::{Emergency, EmergencyEvaluation, EmergencyPlan, EmergencyStatus, FollowUp};
 use crate::domain::{Action, Actor, Channel, Incident, PersonId, Status};
-use crate::store::{IncidentFilter, NewOutboxMessage, StoreError};
+use crate::store::{IncidentFilter, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmergencyError {
@@ -51,32 +50,7 @@ async fn post(
     text: String,
     buttons: Vec<Vec<Button>>,
 ) -> Result<(), StoreError> {
-    let now = service.now();
-    let messages: Vec<NewOutboxMessage> = service
-        .config()
-        .chat
-        .channels
-        .iter()
-        .filter(|c| plan.channels.contains(&c.name))
-        .map(|c| {
-            let out = ChatOutgoing::Reply {
-                chat: c.chat.clone(),
-                text: text.clone(),
-                reply_to: None,
-                buttons: buttons.clone(),
-                incident: Some(incident.id.0),
-            };
-            outgoing::message(c.provider, format!("{key}:{}", c.name), Some(incident.id), &out, now)
-        })
-        .collect();
-    if messages.is_empty() {
-        return Ok(());
-    }
-    let mut tx = service.store().begin().await?;
-    tx.enqueue(&messages).await?;
-    tx.commit().await?;
-    service.wake_outbox();
-    Ok(())
+    crate::chat::channels::post(service, &plan.channels, key, text, buttons, Some(incident.id)).await
 }
 
 /// Write an action into the process record (the incident's timeline); a finished incident

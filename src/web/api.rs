@@ -573,7 +573,7 @@ pub async fn attachment(
 }
 
 /// The incident with this ticket number, or 404.
-async fn incident_named(state: &AppState, ticket: TicketNo) -> Result<Incident, ApiError> {
+pub(super) async fn incident_named(state: &AppState, ticket: TicketNo) -> Result<Incident, ApiError> {
     state
         .store
         .incident_by_ticket(ticket)

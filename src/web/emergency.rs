@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::api::{parse_json, parse_ticket, required};
+use super::api::{incident_named, parse_json, parse_ticket, required};
 use super::auth::{person, require};
 use super::error::ApiError;
 use crate::config::Permission;
@@ -49,11 +49,7 @@ pub async fn of_incident(
     let me = person(&state.config, &headers)?;
     require(me, Permission::ReadIncidents)?;
     let ticket = parse_ticket(&ticket)?;
-    let incident = state
-        .store
-        .incident_by_ticket(ticket)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
+    let incident = incident_named(&state, ticket).await?;
     Ok(Json(json!({ "emergencies": state.store.emergencies_of(incident.id).await? })))
 }
 
@@ -74,11 +70,7 @@ pub async fn activate(
     let b: ActivateBody = parse_json(body)?;
     let plan = required(b.plan, "plan")?;
     let ticket = parse_ticket(&ticket)?;
-    let incident = state
-        .store
-        .incident_by_ticket(ticket)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
+    let incident = incident_named(&state, ticket).await?;
     Ok(Json(emergency::activate_for(&state.service, &incident, &plan, &by).await?))
 }
 
