@@ -227,6 +227,10 @@ async fn binding_and_unbound_commands(backend: Backend) {
     tg.user_message(STRANGER_TG, STRANGER_TG, "newbie", "新同事", &format!("确认 {ticket}"));
     wait_text(&tg, STRANGER_TG, "尚未绑定").await;
     assert_eq!(app.incident(&ticket).await["status"], "new");
+    // Nor may a stranger read who is on call (with phones) or the tickets.
+    tg.user_message(STRANGER_TG, STRANGER_TG, "newbie", "新同事", "值班");
+    wait_text(&tg, STRANGER_TG, "不能查看值班和工单").await;
+    assert!(!tg.sent_to(STRANGER_TG).iter().any(|m| m.text.contains("13800138001")));
 
     // A wrong code, then the right one.
     tg.user_message(STRANGER_TG, STRANGER_TG, "newbie", "新同事", "绑定 00000000");

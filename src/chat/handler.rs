@@ -142,8 +142,17 @@ impl ChatHandler {
             let mut answers =
                 Answers { provider, update: update.id, now: self.service.now(), out: Vec::new() };
             match &update.event {
-                ChatEvent::Message(m) => self.on_message(provider, m, &mut answers).await?,
-                ChatEvent::Button(b) => self.on_button(provider, b, &mut answers).await?,
+                ChatEvent::Message(m) => {
+                    // Whoever writes can be written to again (they unblocked the bot, re-added it).
+                    self.service.store().chat_alive(provider, &m.chat).await?;
+                    self.on_message(provider, m, &mut answers).await?
+                }
+                ChatEvent::Button(b) => {
+                    if let Some(chat) = &b.chat {
+                        self.service.store().chat_alive(provider, chat).await?;
+                    }
+                    self.on_button(provider, b, &mut answers).await?
+                }
                 ChatEvent::ChatMigrated { from, to } => {
                     info!(%from, %to, "a group moved");
                     self.service.store().chat_moved(provider, from, to).await?;
@@ -174,7 +183,13 @@ impl ChatHandler {
         }
         let store = self.service.store();
         let text = self.without_mention(provider, &m.text);
-        if let Some(code) = identity::code_in(&text) {
+        let session = match m.chat_kind {
+            ChatKind::Private => self.session(provider, m).await?,
+            ChatKind::Group => None,
+        };
+        // Bare digits answering a guided report's question are a phone number, not a code.
+        let code = identity::code_in(&text).filter(|_| session.is_none() || identity::has_bind_prefix(&text));
+        if let Some(code) = code {
             if m.chat_kind == ChatKind::Private {
                 let bound = store
                     .redeem_bind_code(
@@ -220,10 +235,6 @@ impl ChatHandler {
             bot_username: bot.as_deref(),
         };
         let parsed = zhiban_commands::parse(&text, &ctx);
-        let session = match m.chat_kind {
-            ChatKind::Private => self.session(provider, m).await?,
-            ChatKind::Group => None,
-        };
         match parsed {
             Ok(Some(command)) => self.command(provider, m, &sender, command, a).await,
             Err(e) => {
@@ -384,7 +395,6 @@ impl ChatHandler {
                 Ok(())
             }
             None => {
-                store.save_chat_session(provider, &m.chat, &m.from.id, None, a.now).await?;
                 let filed = Filing {
                     chat: &m.chat,
                     message_id: &report.message_id,
@@ -395,7 +405,9 @@ impl ChatHandler {
                     phone: report.phone.value().map(str::to_string),
                     attachments: &report.attachments,
                 };
-                self.file(provider, sender, filed, a).await
+                // Ended only once filed: a retry after a failure finds the report as it was.
+                self.file(provider, sender, filed, a).await?;
+                store.save_chat_session(provider, &m.chat, &m.from.id, None, a.now).await
             }
         }
     }
@@ -630,6 +642,12 @@ impl ChatHandler {
                 };
                 return self.file(provider, sender, filing, a).await;
             }
+            Command::Oncall { .. } | Command::Status { .. }
+                if !sender.person.is_some_and(|p| p.may(Permission::ReadIncidents)) =>
+            {
+                a.reply(chat, self.not_permitted(sender, "action_read"));
+                return Ok(());
+            }
             Command::Oncall { schedule } => {
                 a.reply(chat, self.on_call(schedule.as_deref()));
                 return Ok(());
@@ -762,10 +780,10 @@ impl ChatHandler {
                     // The latest run: a drill is evaluated after it ended.
                     let run = service
                         .store()
-                        .drill_runs(1)
+                        .drill_runs(20)
                         .await?
                         .into_iter()
-                        .next()
+                        .find(|r| r.ended_at.is_some())
                         .ok_or(DrillError::NoneRunning)?;
                     let run =
                         drills::evaluate_run(service, &run, &PersonId(person.id.clone()), &text).await?;

@@ -63,6 +63,12 @@ pub fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(code.as_bytes()))
 }
 
+/// Whether the message names binding (`绑定 …`, `/bind …`, `/start …`), not bare digits.
+pub fn has_bind_prefix(text: &str) -> bool {
+    let t = text.trim_start();
+    ["绑定", "/bind", "/start", "bind"].iter().any(|p| t.starts_with(p))
+}
+
 /// The binding code in a message, if the message is one: `绑定 12345678`, `/bind 1234-5678`,
 /// `/start 12345678` (a t.me deep link) or the bare digits.
 pub fn code_in(text: &str) -> Option<String> {

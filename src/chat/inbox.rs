@@ -16,8 +16,10 @@ use crate::engine::Clock;
 use crate::engine::timers::sleep_or_cancel;
 use crate::store::SharedStore;
 
-const BATCH: u32 = 16;
-const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// Few at a time, with a long lease: the batch is handled one by one (downloads included), and
+/// an update whose lease ran out would be handled by a second instance too.
+const BATCH: u32 = 4;
+const LEASE: SignedDuration = SignedDuration::from_secs(300);
 /// Attempts before an update is set aside with its error (a bug, not an outage).
 const MAX_ATTEMPTS: u32 = 20;
 

@@ -127,7 +127,13 @@ async fn decide(service: &IncidentService, at: MailRef<'_>, mail: &InboundMail) 
     if let Some(incident) = thread_of(service, mail).await?
         && incident.status.is_open()
     {
-        return comment(service, mail, &incident, person, &from.address).await;
+        // Where strangers may not report, only the catalogue and the ticket's own reporter add to it.
+        let reporter =
+            incident.labels.get("reporter_email").is_some_and(|r| r.eq_ignore_ascii_case(&from.address));
+        if person.is_none() && !reporter && !at.mailbox.allow_unknown_senders {
+            return Ok(Taken::Ignored { why: format!("{} is not in the catalogue", from.address) });
+        }
+        return comment(service, at, mail, &incident, person, &from.address).await;
     }
     if person.is_none() && !at.mailbox.allow_unknown_senders {
         return Ok(Taken::Ignored { why: format!("{} is not in the catalogue", from.address) });
@@ -155,6 +161,7 @@ async fn thread_of(service: &IncidentService, mail: &InboundMail) -> Result<Opti
 
 async fn comment(
     service: &IncidentService,
+    at: MailRef<'_>,
     mail: &InboundMail,
     incident: &Incident,
     person: Option<&Person>,
@@ -167,11 +174,16 @@ async fn comment(
         Some(p) => Actor::Person(PersonId(p.id.clone())),
         None => Actor::Source(format!("email:{address}")),
     };
-    // An engineer answering a page by mail with 确认 / 到场 / 恢复 on the first line acts.
-    let action = person
-        .filter(|p| p.may(Permission::Work))
-        .and_then(|_| command_in(&text))
-        .unwrap_or(Action::Comment { text: text.clone() });
+    // An engineer answering their own page by mail with 确认 / 到场 / 恢复 on the first line acts.
+    // Only an answer to a page mail sent to that person counts: a From header is easy to forge,
+    // the page's Message-ID is not known outside the mailbox it went to.
+    let mut action = Action::Comment { text: text.clone() };
+    if let Some(p) = person.filter(|p| p.may(Permission::Work))
+        && let Some(command) = command_in(&text)
+        && answers_own_page(service, mail, incident, &PersonId(p.id.clone())).await?
+    {
+        action = command;
+    }
     if !text.is_empty() {
         match service.act(incident.ticket, action, actor, Channel::Email).await {
             Ok(_) => {}
@@ -179,20 +191,38 @@ async fn comment(
             Err(e) => warn!(ticket = %incident.ticket, "a mail reply could not be added: {e}"),
         }
     }
-    attach(service, mail, incident.id).await?;
+    attach(service, at, mail, incident.id).await?;
     if let Some(id) = &mail.message_id {
         store.add_mail_thread(std::slice::from_ref(id), incident.id, now).await?;
     }
     Ok(Taken::Commented { incident: incident.id })
 }
 
+/// Whether the mail answers a page of this incident that was mailed to `person`.
+async fn answers_own_page(
+    service: &IncidentService,
+    mail: &InboundMail,
+    incident: &Incident,
+    person: &PersonId,
+) -> Result<bool, StoreError> {
+    let pages = service.store().pages_of(incident.id).await?;
+    let ours: Vec<String> = pages
+        .iter()
+        .filter(|p| &p.person == person)
+        .map(|p| super::sink::page_message_id(service.config(), p.id, &p.person))
+        .collect();
+    Ok(mail.in_reply_to.iter().chain(mail.references.iter()).any(|id| ours.contains(id)))
+}
+
 async fn attach(
     service: &IncidentService,
+    at: MailRef<'_>,
     mail: &InboundMail,
     incident: IncidentId,
 ) -> Result<(), StoreError> {
     let Some(email) = service.config().email.as_ref() else { return Ok(()) };
-    let key = mail.message_id.clone().unwrap_or_default();
+    // The mail's place in its mailbox names its files: two mails without a Message-ID differ.
+    let key = format!("{}:{}:{}", at.mailbox.name, at.uidvalidity, at.uid);
     for (i, a) in mail.attachments.iter().enumerate() {
         if a.data.len() as u64 > email.attachment_max_bytes {
             warn!(name = %a.name, size = a.data.len(), "a mail attachment over the limit was not kept");
@@ -318,7 +348,7 @@ async fn report(
     let Some(incident) = store.incident(id).await? else {
         return Ok(Taken::Ignored { why: "nothing to do".into() });
     };
-    attach(service, mail, id).await?;
+    attach(service, at, mail, id).await?;
     if let Some(message_id) = &mail.message_id {
         store.add_mail_thread(std::slice::from_ref(message_id), id, service.now()).await?;
     }

@@ -164,6 +164,10 @@ impl MailboxLoop {
         }
         .map_err(RoundEnd::Imap)?;
         for uid in uids {
+            // A long first read must not outlive the lease: another instance would take the same mail.
+            if !self.holds_lease().await {
+                return Err(RoundEnd::LostLease);
+            }
             let Some(raw) = session.fetch(uid).await.map_err(RoundEnd::Imap)? else { continue };
             let at = MailRef { mailbox: &self.mailbox, uidvalidity, uid };
             intake::take(&self.service, at, &raw).await.map_err(|e| RoundEnd::Store(e.to_string()))?;

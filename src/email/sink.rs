@@ -37,6 +37,21 @@ pub fn smtp_settings(s: &ServerConfig) -> SmtpSettings {
     }
 }
 
+/// The Message-ID of the mail that carried page `page_id` to `person` (stable: a resend is the
+/// same mail), so an answer to it can be recognised.
+pub fn page_message_id(config: &Config, page_id: i64, person: &crate::domain::PersonId) -> String {
+    new_message_id(&mail_domain(config), &page_seed(page_id, person))
+}
+
+fn page_seed(page_id: i64, person: &crate::domain::PersonId) -> String {
+    format!("page:{page_id}:{person}")
+}
+
+fn mail_domain(config: &Config) -> String {
+    let from = config.email.as_ref().map(|e| e.from_address.as_str()).unwrap_or_default();
+    from.rsplit_once('@').map_or("zhiban.invalid", |(_, d)| d).to_string()
+}
+
 /// Everything that sends mail needs.
 #[derive(Clone)]
 pub struct Mailer {
@@ -73,9 +88,8 @@ impl Mailer {
 
     /// Compose and send one mail; returns its message id.
     pub async fn send(&self, out: &MailOut) -> Result<String, DeliveryError> {
-        let email = self.email()?;
-        let domain = email.from_address.rsplit_once('@').map_or("zhiban.invalid", |(_, d)| d);
-        let message_id = new_message_id(domain, &out.seed);
+        self.email()?;
+        let message_id = new_message_id(&mail_domain(&self.config), &out.seed);
         let mut attachments = Vec::new();
         for a in &out.attachments {
             let data = base64::engine::general_purpose::STANDARD
@@ -161,7 +175,7 @@ impl PageChannel for MailPageChannel {
             html: Some(html),
             in_reply_to: None,
             references: Vec::new(),
-            seed: format!("page:{}:{}", page.page_id, page.person),
+            seed: page_seed(page.page_id, &page.person),
             incident: (page.page_id != 0).then_some(page.incident_id.0),
             attachments: Vec::new(),
         };

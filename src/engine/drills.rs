@@ -412,12 +412,13 @@ pub fn render(service: &IncidentService, record: &DrillRecord, html: bool) -> St
 /// Post the record to the plan's channels, once per run.
 pub async fn post_report(service: &IncidentService, run: &DrillRun) -> Result<(), StoreError> {
     let Some(plan) = service.config().drills.get(&run.plan) else { return Ok(()) };
-    if !service.store().claim_drill_report(run.id, service.now()).await? {
-        return Ok(());
-    }
+    // Posted before it is marked: the outbox key makes a second post of the same run a no-op, so a
+    // failure in between repeats nothing and loses nothing.
     let record = record(service, run).await?;
     let text = render(service, &record, false);
-    post(service, &plan, &format!("drill:{}:report", run.id), text).await
+    post(service, &plan, &format!("drill:{}:report", run.id), text).await?;
+    service.store().claim_drill_report(run.id, service.now()).await?;
+    Ok(())
 }
 
 /// The drill loop: starts scheduled drills (announcing them ahead), opens announced runs when
@@ -468,7 +469,7 @@ pub async fn tick(service: &IncidentService) -> Result<(), DrillError> {
                 if !incident.status.is_open() {
                     let to =
                         if incident.resolved_at.is_some() { RunStatus::Finished } else { RunStatus::Stopped };
-                    if service
+                    service
                         .store()
                         .set_drill_status(
                             run.id,
@@ -477,15 +478,15 @@ pub async fn tick(service: &IncidentService) -> Result<(), DrillError> {
                             None,
                             Some(now),
                         )
-                        .await?
-                    {
-                        let run = service.store().drill_run(run.id).await?.unwrap_or(run);
-                        post_report(service, &run).await?;
-                    }
+                        .await?;
                 }
             }
             _ => {}
         }
+    }
+    // Every ended run's record goes out once, whichever instance ended it and whatever failed.
+    for run in service.store().unreported_drill_runs().await? {
+        post_report(service, &run).await?;
     }
     Ok(())
 }

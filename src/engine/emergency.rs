@@ -166,7 +166,7 @@ pub async fn activate_for(
         .create_emergency(&plan.id, incident.id, EmergencyStatus::Active, Some(&by.0), now)
         .await?
         .ok_or(EmergencyError::NotAllowed(0, "taken"))?;
-    activated(service, plan, &e, Actor::Person(by.clone())).await?;
+    carry_out(service, &e, Actor::Person(by.clone())).await?;
     Ok(e)
 }
 
@@ -177,12 +177,12 @@ pub async fn activate(
     by: &PersonId,
 ) -> Result<Emergency, EmergencyError> {
     let e = service.store().emergency(id).await?.ok_or(EmergencyError::Unknown(id))?;
-    let plan = plan_of(service, &e)?;
+    plan_of(service, &e)?;
     if !service.store().activate_emergency(id, &by.0, service.now()).await? {
         return Err(EmergencyError::NotAllowed(id, e.status.as_str()));
     }
     let e = service.store().emergency(id).await?.ok_or(EmergencyError::Unknown(id))?;
-    activated(service, plan, &e, Actor::Person(by.clone())).await?;
+    carry_out(service, &e, Actor::Person(by.clone())).await?;
     Ok(e)
 }
 
@@ -295,7 +295,8 @@ pub async fn stats(
     Ok(s)
 }
 
-/// Look for open incidents that a plan matches and have not had it yet: activate (auto) or offer.
+/// Look for open incidents that a plan matches and have not had it yet: activate (auto) or
+/// offer; then carry out what was decided and not yet done (after a crash or a failure).
 pub async fn tick(service: &IncidentService) -> Result<(), EmergencyError> {
     let plans = &service.config().emergency_plans;
     if plans.is_empty() {
@@ -313,35 +314,41 @@ pub async fn tick(service: &IncidentService) -> Result<(), EmergencyError> {
                 continue;
             }
             let status = if plan.auto { EmergencyStatus::Active } else { EmergencyStatus::Offered };
-            let Some(e) =
-                service.store().create_emergency(&plan.id, incident.id, status, None, service.now()).await?
-            else {
-                continue;
-            };
-            if plan.auto {
-                activated(service, plan, &e, Actor::System).await?;
-            } else {
-                let m = service.messages();
-                let text = m.emergency(
-                    "offer",
-                    context! { name => &plan.name, ticket => incident.ticket.to_string(), title => &incident.title },
-                );
-                let button = Button {
-                    label: m.emergency("button_activate", context! {}),
-                    data: format!("em:a:{}", e.id),
-                };
-                post(
-                    service,
-                    plan,
-                    &incident,
-                    &format!("emergency:{}:offer", e.id),
-                    text,
-                    vec![vec![button]],
-                )
-                .await?;
-            }
+            service.store().create_emergency(&plan.id, incident.id, status, None, service.now()).await?;
         }
     }
+    for e in service.store().unposted_emergencies().await? {
+        let actor = match &e.activated_by {
+            Some(by) => Actor::Person(PersonId(by.clone())),
+            None => Actor::System,
+        };
+        carry_out(service, &e, actor).await?;
+    }
+    Ok(())
+}
+
+/// Do what an emergency's state asks once: an offer is posted with its button; an activation
+/// calls the group and posts the checklist. Marked done afterwards, so a failure in between is
+/// carried out again by the next round (posts are keyed and never repeat).
+async fn carry_out(service: &IncidentService, e: &Emergency, actor: Actor) -> Result<(), EmergencyError> {
+    let plan = plan_of(service, e)?;
+    match e.status {
+        EmergencyStatus::Active => activated(service, plan, e, actor).await?,
+        EmergencyStatus::Offered => {
+            let Some(incident) = service.store().incident(e.incident).await? else { return Ok(()) };
+            let m = service.messages();
+            let text = m.emergency(
+                "offer",
+                context! { name => &plan.name, ticket => incident.ticket.to_string(), title => &incident.title },
+            );
+            let button =
+                Button { label: m.emergency("button_activate", context! {}), data: format!("em:a:{}", e.id) };
+            post(service, plan, &incident, &format!("emergency:{}:offer", e.id), text, vec![vec![button]])
+                .await?;
+        }
+        EmergencyStatus::Ended => {}
+    }
+    service.store().emergency_posted(e.id, service.now()).await?;
     Ok(())
 }
 

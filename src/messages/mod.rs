@@ -145,6 +145,7 @@ pub const CHAT_KEYS: &[&str] = &[
     "action_handover",
     "action_drill",
     "action_emergency",
+    "action_read",
     "reason_decline",
     "reason_reassign",
     "oncall",

@@ -65,8 +65,10 @@ pub struct AttachmentMeta {
 
 #[async_trait]
 pub trait ChatStore: Send + Sync {
-    /// Keep updates (those seen before are skipped) and, for long polling, move the provider's
+    /// Keep updates (those seen before are skipped) and, for long polling, set the provider's
     /// cursor to `next_update`, in one transaction: the offset never passes an update not kept.
+    /// The cursor is set, not only raised: after a quiet week Telegram may restart its update ids
+    /// lower, and only the lease holder writes it.
     /// Returns how many were new.
     async fn inbox_add(
         &self,
@@ -168,6 +170,8 @@ pub trait ChatStore: Send + Sync {
 
     /// A group moved to another chat id (Telegram: upgraded to a supergroup).
     async fn chat_moved(&self, provider: Provider, from: &ChatId, to: &ChatId) -> StoreResult<()>;
+    /// The chat wrote to us: it is reachable again (unblocked, the bot re-added).
+    async fn chat_alive(&self, provider: Provider, chat: &ChatId) -> StoreResult<()>;
     /// A chat cannot be reached any more.
     async fn chat_gone(
         &self,

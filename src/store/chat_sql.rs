@@ -67,8 +67,7 @@ impl ChatStore for SqlStore {
         if let Some(next) = next_update {
             sqlx::query(
                 "INSERT INTO chat_cursors (provider, next_update) VALUES ($1, $2) \
-                 ON CONFLICT (provider) DO UPDATE SET next_update = excluded.next_update \
-                 WHERE chat_cursors.next_update < excluded.next_update",
+                 ON CONFLICT (provider) DO UPDATE SET next_update = excluded.next_update",
             )
             .bind(provider.as_str())
             .bind(next)
@@ -401,6 +400,17 @@ impl ChatStore for SqlStore {
         .bind(&chat.0)
         .bind(ms(at))
         .bind(reason)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn chat_alive(&self, provider: Provider, chat: &ChatId) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE im_chats SET gone_at = NULL, gone_reason = NULL WHERE provider = $1 AND chat = $2 AND gone_at IS NOT NULL",
+        )
+        .bind(provider.as_str())
+        .bind(&chat.0)
         .execute(&self.writer)
         .await?;
         Ok(())

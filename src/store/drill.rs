@@ -39,6 +39,8 @@ pub trait DrillStore: Send + Sync {
     async fn save_drill_plan(&self, id: &str, body: &str, by: &str, at: Timestamp) -> StoreResult<()>;
     /// The plans edited through the API: (id, body).
     async fn drill_plans(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Ended runs whose record was not posted yet.
+    async fn unreported_drill_runs(&self) -> StoreResult<Vec<DrillRun>>;
     /// Claim posting a run's report; false if it was posted before.
     async fn claim_drill_report(&self, id: i64, at: Timestamp) -> StoreResult<bool>;
 }

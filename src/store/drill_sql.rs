@@ -152,6 +152,14 @@ impl DrillStore for SqlStore {
         Ok(sqlx::query_as("SELECT id, body FROM drill_plans ORDER BY id").fetch_all(&self.writer).await?)
     }
 
+    async fn unreported_drill_runs(&self) -> StoreResult<Vec<DrillRun>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM drill_runs WHERE reported_at IS NULL AND status IN ('stopped', 'finished') ORDER BY id"
+        ));
+        let rows: Vec<RunRow> = sqlx::query_as(sql).fetch_all(&self.writer).await?;
+        rows.into_iter().map(RunRow::into_domain).collect()
+    }
+
     async fn claim_drill_report(&self, id: i64, at: Timestamp) -> StoreResult<bool> {
         let r = sqlx::query("UPDATE drill_runs SET reported_at = $1 WHERE id = $2 AND reported_at IS NULL")
             .bind(ms(at))

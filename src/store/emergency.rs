@@ -28,6 +28,10 @@ pub trait EmergencyStore: Send + Sync {
     async fn activate_emergency(&self, id: i64, by: &str, at: Timestamp) -> StoreResult<bool>;
     /// Mark a step done; false if it was done before.
     async fn emergency_step_done(&self, id: i64, step: u32, by: &str, at: Timestamp) -> StoreResult<bool>;
+    /// Offered or active emergencies whose offer or activation was not carried out yet.
+    async fn unposted_emergencies(&self) -> StoreResult<Vec<Emergency>>;
+    /// The offer or activation of an emergency was carried out.
+    async fn emergency_posted(&self, id: i64, at: Timestamp) -> StoreResult<()>;
     /// End it with its evaluation; false if it was not active.
     async fn end_emergency(&self, id: i64, evaluation: &EmergencyEvaluation) -> StoreResult<bool>;
 }

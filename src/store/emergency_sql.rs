@@ -109,8 +109,10 @@ impl EmergencyStore for SqlStore {
     }
 
     async fn activate_emergency(&self, id: i64, by: &str, at: Timestamp) -> StoreResult<bool> {
+        // Activation is carried out anew (posted_at cleared): the offer was, the activation not yet.
         let r = sqlx::query(
-            "UPDATE emergencies SET status = 'active', activated_by = $1, activated_at = $2 WHERE id = $3 AND status = 'offered'",
+            "UPDATE emergencies SET status = 'active', activated_by = $1, activated_at = $2, posted_at = NULL \
+             WHERE id = $3 AND status = 'offered'",
         )
         .bind(by)
         .bind(ms(at))
@@ -132,6 +134,23 @@ impl EmergencyStore for SqlStore {
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn unposted_emergencies(&self) -> StoreResult<Vec<Emergency>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM emergencies WHERE posted_at IS NULL AND status IN ('offered', 'active') ORDER BY id"
+        ));
+        let rows: Vec<Row> = sqlx::query_as(sql).fetch_all(&self.writer).await?;
+        self.with_steps(rows).await
+    }
+
+    async fn emergency_posted(&self, id: i64, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE emergencies SET posted_at = $1 WHERE id = $2")
+            .bind(ms(at))
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn end_emergency(&self, id: i64, evaluation: &EmergencyEvaluation) -> StoreResult<bool> {

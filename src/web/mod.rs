@@ -130,7 +130,10 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            // The route's template, not the path: some paths carry secrets (a robot hook's key, an
+            // action link's token).
+            let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("-", |m| m.as_str());
+            tracing::info_span!("http", method = %req.method(), route = %route, request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, ids))

@@ -167,7 +167,8 @@ impl TelegramApi {
     /// `reply_to` when set (sent anyway if that message is gone), with an inline keyboard of
     /// callback buttons when there are buttons. Returns the new message's id.
     pub async fn send_text(&self, chat: &ChatId, message: &OutgoingText) -> Result<String, SendError> {
-        let mut request = self.bot.send_message(recipient(chat)?, message.text.as_str());
+        // Telegram refuses texts over 4096 characters for good; cut them rather than lose them.
+        let mut request = self.bot.send_message(recipient(chat)?, fit(&message.text));
         if let Some(reply_to) = &message.reply_to {
             request = request
                 .reply_parameters(ReplyParameters::new(message_id(reply_to)?).allow_sending_without_reply());
@@ -197,7 +198,7 @@ impl TelegramApi {
         };
         let request = self
             .bot
-            .edit_message_text(recipient(chat)?, self::message_id(message_id)?, message.text.as_str())
+            .edit_message_text(recipient(chat)?, self::message_id(message_id)?, fit(&message.text))
             .reply_markup(markup);
         match request.await {
             Ok(_) => Ok(()),
@@ -346,4 +347,30 @@ pub(super) fn test_file_url(base: &str, token: &str, path: &str) -> String {
 #[cfg(test)]
 pub(super) fn test_parse_api_url(base: &str) -> Result<String, ConfigError> {
     parse_api_url(base).map(|u| u.to_string())
+}
+
+/// Telegram's limit on a message's text, in characters.
+pub const MAX_TEXT_CHARS: usize = 4096;
+
+/// The text cut to Telegram's limit, with `…` where it was cut.
+fn fit(text: &str) -> String {
+    if text.chars().nth(MAX_TEXT_CHARS).is_none() {
+        return text.to_string();
+    }
+    let cut = text.char_indices().nth(MAX_TEXT_CHARS - 1).map_or(text.len(), |(i, _)| i);
+    format!("{}…", &text[..cut])
+}
+
+#[cfg(test)]
+mod fit_tests {
+    #[test]
+    fn long_texts_are_cut_to_the_limit() {
+        let long = "长".repeat(5000);
+        let cut = super::fit(&long);
+        assert_eq!(cut.chars().count(), super::MAX_TEXT_CHARS);
+        assert!(cut.ends_with('…'));
+        assert_eq!(super::fit("短"), "短");
+        let exact = "x".repeat(super::MAX_TEXT_CHARS);
+        assert_eq!(super::fit(&exact), exact);
+    }
 }
