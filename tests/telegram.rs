@@ -36,6 +36,11 @@ impl Default for Setup {
 }
 
 fn telegram_config(db: &TestDb, tg: &FakeTelegram, s: &Setup) -> Config {
+    let text = telegram_config_text(db, tg, s);
+    Config::parse(std::path::Path::new("test.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn telegram_config_text(db: &TestDb, tg: &FakeTelegram, s: &Setup) -> String {
     let knobs = Knobs { max_attempts: s.max_attempts, ..Knobs::default() };
     let base = config_text(&db.url, &knobs)
         .replace("public_url = \"http://zhiban.test\"", &format!("public_url = \"{}\"", s.public_url));
@@ -82,11 +87,10 @@ ack_timeout = "30m"
         api = tg.url(),
         mode = s.mode,
     );
-    let text = text.replace(
+    text.replace(
         "[[people]]\nid = \"zhangwei\"\nname = \"张伟\"\nphone = \"13800138001\"\n",
         &format!("[[people]]\nid = \"zhangwei\"\nname = \"张伟\"\nphone = \"13800138001\"\nim = {{ telegram = \"{ENGINEER_TG}\" }}\n"),
-    );
-    Config::parse(std::path::Path::new("test.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"))
+    )
 }
 
 async fn start(config: Config) -> TestApp {
@@ -391,7 +395,56 @@ async fn a_photo_is_attached(backend: Backend) {
     app.stop().await;
 }
 
+/// 换班 in chat by a leader records the swap (an engineer may not).
+async fn a_leader_swaps_a_shift_in_chat(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let tg = FakeTelegram::start().await;
+    let text = telegram_config_text(&db, &tg, &Setup::default())
+        .replace(
+            "[[people]]\nid = \"leader\"\nname = \"李主任\"\nroles = [\"leader\"]\n",
+            "[[people]]\nid = \"leader\"\nname = \"李主任\"\nroles = [\"leader\"]\nim = { telegram = \"7007\" }\n",
+        )
+        + r#"
+[[people]]
+id = "lina"
+name = "李娜"
+roles = ["engineer"]
+
+[[people]]
+id = "wangqiang"
+name = "王强"
+roles = ["engineer"]
+
+[[schedules]]
+id = "desk"
+name = "值班台"
+[[schedules.layers]]
+name = "日轮值"
+members = ["zhangwei", "lina"]
+rotation = "daily"
+start = "2026-11-23T08:30"
+"#;
+    let config =
+        Config::parse(std::path::Path::new("test.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let app = start(config).await;
+    tg.user_message(ENGINEER_TG, ENGINEER_TG, "zhangwei_ops", "张伟", "换班 王强 明天 白班");
+    wait_text(&tg, ENGINEER_TG, "没有登记换班").await;
+    tg.user_message(7007, 7007, "leader_li", "李主任", "换班 王强 明天 白班 家中有事");
+    let done = wait_text(&tg, 7007, "已登记换班").await;
+    assert!(done.text.contains("王强") && done.text.contains("值班台"), "{}", done.text);
+    let (_, swaps) = app.get("/api/v1/schedules/desk/swaps", ADMIN).await;
+    let swap = &swaps["swaps"][0];
+    assert_eq!(swap["person"], "wangqiang", "{swaps}");
+    assert_eq!(swap["approved_by"], "leader");
+    assert_eq!(swap["reason"], "家中有事");
+    assert!(swap["replaces"] == "zhangwei" || swap["replaces"] == "lina", "{swaps}");
+    tg.user_message(7007, 7007, "leader_li", "李主任", "换班 王强 下周");
+    wait_text(&tg, 7007, "用法：换班").await;
+    app.stop().await;
+}
+
 on_both_backends!(
+    a_leader_swaps_a_shift_in_chat,
     report_page_ack_and_card,
     binding_and_unbound_commands,
     a_429_storm_delays_but_loses_nothing,

@@ -699,9 +699,11 @@ impl ChatHandler {
                 a.reply(chat, self.drill(sender, action).await?);
                 return Ok(());
             }
-            // 换班 from chat needs dates and shifts read against the schedules, and a leader's
-            // approval; until then it is recorded on the web (POST /api/v1/schedules/{id}/swaps).
-            Command::Swap { .. } | Command::Inspect { .. } => {
+            Command::Swap { person, when } => {
+                a.reply(chat, self.swap(sender, &person, &when).await?);
+                return Ok(());
+            }
+            Command::Inspect { .. } => {
                 a.reply(
                     chat,
                     msg.chat(
@@ -813,6 +815,75 @@ impl ChatHandler {
             Ok(text) => Ok(text),
             Err(DrillError::Store(e)) | Err(DrillError::Act(ActError::Store(e))) => Err(e),
             Err(e) => Ok(m.drill("failed", context! { error => e.to_string() })),
+        }
+    }
+
+    /// 换班 by a leader or the project manager, who approve swaps: the replacement covers that
+    /// day's shift (of the written part of the day) of whoever has it, recorded and audited like
+    /// the API's swaps and in force at once.
+    async fn swap(&self, sender: &Sender<'_>, person: &str, when: &str) -> Result<String, StoreError> {
+        use super::swap::{day_bounds, matching_shifts, parse_when};
+        let m = self.m();
+        let Some(me) = sender.person.filter(|p| p.may(Permission::ChangeSchedules)) else {
+            return Ok(self.not_permitted(sender, "action_swap"));
+        };
+        let replacement = match person_by_name(m, Section::Chat, self.config(), person) {
+            Ok(p) => p,
+            Err(answer) => return Ok(answer),
+        };
+        let tz = self.config().server.timezone.clone();
+        let today = self.service.now().to_zoned_datetime(tz.clone()).date();
+        let bad = |error: String| m.chat("swap_bad", context! { error });
+        let when = match parse_when(when, today) {
+            Ok(w) => w,
+            Err(e) => return Ok(bad(e)),
+        };
+        let Some((from, until)) = day_bounds(when.day, &tz) else { return Ok(bad(when.day.to_string())) };
+        let mut found = Vec::new();
+        for (id, schedule) in self.config().on_call.snapshot().iter() {
+            for shift in matching_shifts(&schedule.shifts(from, until), &when, &tz, &replacement.id) {
+                found.push((id.clone(), schedule.name().to_string(), shift));
+            }
+        }
+        let (schedule, schedule_name, shift) = match found.as_slice() {
+            [one] => one.clone(),
+            [] => return Ok(bad(m.chat("swap_no_shift", context! {}))),
+            many => {
+                let list: Vec<String> = many
+                    .iter()
+                    .map(|(_, name, s)| {
+                        format!("{name} {}", self.service.person_name(&PersonId(s.person.clone())))
+                    })
+                    .collect();
+                return Ok(bad(m.chat("swap_ambiguous", context! { shifts => list.join("、") })));
+            }
+        };
+        let swap = crate::store::ShiftSwap {
+            id: 0,
+            schedule,
+            person: PersonId(replacement.id.clone()),
+            replaces: Some(PersonId(shift.person.clone())),
+            from: shift.start,
+            until: shift.end,
+            requested_by: Some(PersonId(me.id.clone())),
+            approved_by: PersonId(me.id.clone()),
+            reason: when.reason.clone(),
+            created_at: shift.start,
+            cancelled_at: None,
+        };
+        match crate::engine::swaps::record(&self.service, swap).await {
+            Ok(stored) => Ok(m.chat(
+                "swap_done",
+                context! {
+                    name => &replacement.name,
+                    replaces => self.service.person_name(&PersonId(shift.person.clone())),
+                    from => stored.from.to_string(),
+                    until => stored.until.to_string(),
+                    schedule => schedule_name,
+                },
+            )),
+            Err(crate::engine::swaps::SwapError::Store(e)) => Err(e),
+            Err(e) => Ok(bad(e.to_string())),
         }
     }
 

@@ -22,5 +22,6 @@ pub mod inbox;
 pub mod outgoing;
 pub mod robot;
 pub mod sink;
+pub mod swap;
 pub mod telegram;
 pub mod wecom;
