@@ -79,6 +79,8 @@ impl Metrics {
         for (status, n) in &stats.pages_by_status {
             let _ = writeln!(out, "zhiban_pages{{status=\"{status}\"}} {n}");
         }
+        header(&mut out, "zhiban_chat_inbox_backlog", "gauge", "Chat updates taken but not handled yet.");
+        let _ = writeln!(out, "zhiban_chat_inbox_backlog {}", stats.chat_inbox_pending);
         header(&mut out, "zhiban_timers_pending", "gauge", "Durable timers armed.");
         let _ = writeln!(out, "zhiban_timers_pending {}", stats.timers_pending);
         header(

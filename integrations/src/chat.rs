@@ -180,3 +180,15 @@ impl SendError {
         matches!(self, SendError::ChatGone(_) | SendError::Rejected(_) | SendError::Unauthorized(_))
     }
 }
+
+/// What a group robot (群机器人) posts, the same for every provider: a title, a markdown body, and
+/// whom to @-mention (by mobile, by the provider's user id, or everyone).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RobotMessage {
+    pub title: String,
+    /// The provider's markdown dialect; each provider module adapts headings and mentions.
+    pub markdown: String,
+    pub mention_mobiles: Vec<String>,
+    pub mention_user_ids: Vec<String>,
+    pub mention_all: bool,
+}

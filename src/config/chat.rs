@@ -148,20 +148,9 @@ pub struct TelegramConfig {
 
 pub const TELEGRAM_API: &str = "https://api.telegram.org";
 
+/// An optional duration key: the shared rule (positive, at most 31 days), else `default`.
 fn duration(p: &mut Problems, key: &str, text: Option<&String>, default: SignedDuration) -> SignedDuration {
-    let Some(text) = text else { return default };
-    match text.trim().parse::<SignedDuration>() {
-        Ok(d) if d.is_positive() && d <= SignedDuration::from_hours(24 * 31) => d,
-        _ => {
-            p.add(
-                key,
-                format!(
-                    "'{text}' is not a positive duration of at most 31 days; write e.g. \"30m\" or \"24h\""
-                ),
-            );
-            default
-        }
-    }
+    text.and_then(|t| super::paging::duration(p, key, t, false)).unwrap_or(default)
 }
 
 pub(super) fn build_chat(

@@ -132,17 +132,15 @@ fn security(p: &mut Problems, key: &str, text: &str) -> Security {
     }
 }
 
+/// An optional duration key read by the shared rule, and at most a day (timeouts, polling).
 fn duration(p: &mut Problems, key: &str, text: Option<&String>, default: SignedDuration) -> SignedDuration {
-    let Some(text) = text else { return default };
-    match text.trim().parse::<SignedDuration>() {
-        Ok(d) if d >= SignedDuration::from_secs(1) && d <= SignedDuration::from_hours(24) => d,
-        _ => {
-            p.add(
-                key,
-                format!("'{text}' is not a duration between 1s and 24h; write e.g. \"30s\" or \"5m\""),
-            );
+    match text.and_then(|t| super::paging::duration(p, key, t, false)) {
+        Some(d) if d > SignedDuration::from_hours(24) => {
+            p.add(key, "must be at most 24h");
             default
         }
+        Some(d) => d,
+        None => default,
     }
 }
 

@@ -265,10 +265,6 @@ impl LiveDrills {
     pub fn set(&self, plan: DrillPlan) {
         self.plans.write().expect("drills lock").insert(plan.id.clone(), std::sync::Arc::new(plan));
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.plans.read().expect("drills lock").is_empty()
-    }
 }
 
 impl super::escalation::PolicySource for LiveDrills {

@@ -426,7 +426,17 @@ pub async fn post_report(service: &IncidentService, run: &DrillRun) -> Result<()
 /// Every step is idempotent across instances (a run per plan and start instant; one report per
 /// run), so each instance may run it.
 pub async fn run(service: std::sync::Arc<IncidentService>, poll: Duration, cancel: CancellationToken) {
+    // The stored plans are read again only when they changed (an edit on another instance).
+    let mut seen = None;
     loop {
+        match service.store().drill_plans_version().await {
+            Ok(version) if seen != Some(version) => match reload(&service).await {
+                Ok(()) => seen = Some(version),
+                Err(e) => warn!("reloading drill plans failed: {e}"),
+            },
+            Ok(_) => {}
+            Err(e) => warn!("reading the drill plans' version failed: {e}"),
+        }
         if let Err(e) = tick(&service).await {
             warn!("the drill loop failed a round: {e}");
         }
@@ -437,7 +447,6 @@ pub async fn run(service: std::sync::Arc<IncidentService>, poll: Duration, cance
 }
 
 pub async fn tick(service: &IncidentService) -> Result<(), DrillError> {
-    reload(service).await?;
     let now = service.now();
     let tz = service.config().server.timezone.clone();
     for plan in service.config().drills.all() {

@@ -302,7 +302,16 @@ pub async fn tick(service: &IncidentService) -> Result<(), EmergencyError> {
     if plans.is_empty() {
         return Ok(());
     }
-    let filter = IncidentFilter { statuses: Status::OPEN.to_vec(), limit: 200, ..IncidentFilter::default() };
+    // Only the levels some plan is for (一级, usually): the loop runs every poll interval.
+    let mut severities: Vec<_> = plans.values().flat_map(|p| p.levels.iter().copied()).collect();
+    severities.sort();
+    severities.dedup();
+    let filter = IncidentFilter {
+        statuses: Status::OPEN.to_vec(),
+        severities,
+        limit: 200,
+        ..IncidentFilter::default()
+    };
     for incident in service.store().incidents(&filter).await? {
         let matching: Vec<&EmergencyPlan> = plans.values().filter(|p| p.matches(&incident)).collect();
         if matching.is_empty() {

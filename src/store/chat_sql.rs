@@ -406,6 +406,18 @@ impl ChatStore for SqlStore {
     }
 
     async fn chat_alive(&self, provider: Provider, chat: &ChatId) -> StoreResult<()> {
+        // Asked on every incoming message: read first, and write (the writer is shared by every
+        // transaction) only for the rare chat recorded as gone.
+        let gone: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM im_chats WHERE provider = $1 AND chat = $2 AND gone_at IS NOT NULL",
+        )
+        .bind(provider.as_str())
+        .bind(&chat.0)
+        .fetch_one(&self.reader)
+        .await?;
+        if gone == 0 {
+            return Ok(());
+        }
         sqlx::query(
             "UPDATE im_chats SET gone_at = NULL, gone_reason = NULL WHERE provider = $1 AND chat = $2 AND gone_at IS NOT NULL",
         )

@@ -656,6 +656,7 @@ impl Store for SqlStore {
             .fetch_all(&self.reader)
             .await?;
         stats.pages_by_status.extend(pages);
+        stats.chat_inbox_pending = crate::store::chat::ChatStore::inbox_pending(self).await?;
         Ok(stats)
     }
 }

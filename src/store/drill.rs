@@ -37,6 +37,8 @@ pub trait DrillStore: Send + Sync {
     async fn evaluate_drill_run(&self, id: i64, evaluation: &Evaluation) -> StoreResult<()>;
     /// Keep a plan edited through the API (its body as written, JSON).
     async fn save_drill_plan(&self, id: &str, body: &str, by: &str, at: Timestamp) -> StoreResult<()>;
+    /// Changes whenever a plan is saved through the API: (how many, the latest save).
+    async fn drill_plans_version(&self) -> StoreResult<(i64, i64)>;
     /// The plans edited through the API: (id, body).
     async fn drill_plans(&self) -> StoreResult<Vec<(String, String)>>;
     /// Ended runs whose record was not posted yet.

@@ -148,6 +148,12 @@ impl DrillStore for SqlStore {
         Ok(())
     }
 
+    async fn drill_plans_version(&self) -> StoreResult<(i64, i64)> {
+        Ok(sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM drill_plans")
+            .fetch_one(&self.writer)
+            .await?)
+    }
+
     async fn drill_plans(&self) -> StoreResult<Vec<(String, String)>> {
         Ok(sqlx::query_as("SELECT id, body FROM drill_plans ORDER BY id").fetch_all(&self.writer).await?)
     }

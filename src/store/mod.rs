@@ -175,6 +175,8 @@ pub struct StoreStats {
     pub oldest_overdue_timer: Option<Timestamp>,
     /// Pages (呼叫) by status: queued, sent, delivered, acknowledged, failed, cancelled.
     pub pages_by_status: BTreeMap<String, i64>,
+    /// Chat updates taken but not handled yet.
+    pub chat_inbox_pending: i64,
 }
 
 /// The database, as the engine and the web layer see it.

@@ -352,12 +352,9 @@ pub async fn pages(
     headers: HeaderMap,
     Path(ticket): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let me = person(&state.config, &headers)?;
-    require(me, Permission::ReadIncidents)?;
-    let ticket = parse_ticket(&ticket)?;
-    let incident = incident_named(&state, ticket).await?;
+    let incident = readable_incident(&state, &headers, &ticket).await?;
     let pages = state.store.pages_of(incident.id).await?;
-    Ok(Json(json!({ "ticket": ticket, "escalation": incident.escalation, "pages": pages })))
+    Ok(Json(json!({ "ticket": incident.ticket, "escalation": incident.escalation, "pages": pages })))
 }
 
 pub async fn act(
@@ -549,10 +546,8 @@ pub async fn attachment(
     Path((ticket, id)): Path<(String, i64)>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let me = person(&state.config, &headers)?;
-    require(me, Permission::ReadIncidents)?;
-    let ticket = parse_ticket(&ticket)?;
-    let incident = incident_named(&state, ticket).await?;
+    let incident = readable_incident(&state, &headers, &ticket).await?;
+    let ticket = incident.ticket;
     let (meta, data) = state
         .store
         .attachment(id)
@@ -570,6 +565,17 @@ pub async fn attachment(
         data,
     )
         .into_response())
+}
+
+/// The incident a path names, for someone who may read incidents.
+pub(super) async fn readable_incident(
+    state: &AppState,
+    headers: &HeaderMap,
+    ticket: &str,
+) -> Result<Incident, ApiError> {
+    let me = person(&state.config, headers)?;
+    require(me, Permission::ReadIncidents)?;
+    incident_named(state, parse_ticket(ticket)?).await
 }
 
 /// The incident with this ticket number, or 404.

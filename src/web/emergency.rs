@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::api::{incident_named, parse_json, parse_ticket, required};
+use super::api::{incident_named, parse_json, parse_ticket, readable_incident, required};
 use super::auth::{person, require};
 use super::error::ApiError;
 use crate::config::Permission;
@@ -46,10 +46,7 @@ pub async fn of_incident(
     headers: HeaderMap,
     Path(ticket): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let me = person(&state.config, &headers)?;
-    require(me, Permission::ReadIncidents)?;
-    let ticket = parse_ticket(&ticket)?;
-    let incident = incident_named(&state, ticket).await?;
+    let incident = readable_incident(&state, &headers, &ticket).await?;
     Ok(Json(json!({ "emergencies": state.store.emergencies_of(incident.id).await? })))
 }
 

@@ -12,20 +12,8 @@ use crate::chat::SendError;
 /// DingTalk's suggested limit for a markdown message's title, in characters \[doc\].
 pub const MAX_TITLE_CHARS: usize = 100;
 
-/// A message for a group robot: the same shape for the WeCom, DingTalk and Feishu modules.
-///
-/// On DingTalk it is sent as `msgtype: markdown`; `title` is what the conversation list and the
-/// notification show (not shown in the body). Mentions only ring when `@<mobile>` / `@<userid>`
-/// is also written in the text and the person is in the group \[doc\]: the missing `@…` are
-/// appended to the text on a last line.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RobotMessage {
-    pub title: String,
-    pub markdown: String,
-    pub mention_mobiles: Vec<String>,
-    pub mention_user_ids: Vec<String>,
-    pub mention_all: bool,
-}
+/// The message a group robot posts: the same for every provider.
+pub use crate::chat::RobotMessage;
 
 /// A custom robot's webhook (`https://oapi.dingtalk.com/robot/send?access_token=…`) and its
 /// 加签 secret (`SEC…`), when the robot's security setting uses signing. The URL holds the

@@ -1,6 +1,5 @@
 //! The custom bot (自定义机器人) of a Feishu group: one webhook URL, optionally signed.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::{map_robot_error, map_status, network, quote};
@@ -10,18 +9,8 @@ use crate::chat::SendError;
 /// Feishu refuses custom bot bodies above 20 KB (`9499 Bad Request`) \[doc\].
 pub const MAX_ROBOT_BODY: usize = 20 * 1024;
 
-/// What to post to a group robot; the same shape for every provider.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct RobotMessage {
-    pub title: String,
-    /// Common markdown (`**bold**`, `[text](url)`, `# heading`, lists); converted to the provider's dialect.
-    pub markdown: String,
-    /// Feishu cannot mention by mobile number: these are written out as plain `@13800138000`.
-    pub mention_mobiles: Vec<String>,
-    /// Feishu `open_id`s (`ou_…`) or `user_id`s, mentioned with `<at id=…></at>`.
-    pub mention_user_ids: Vec<String>,
-    pub mention_all: bool,
-}
+/// The message a group robot posts: the same for every provider.
+pub use crate::chat::RobotMessage;
 
 /// A group's custom bot. The webhook URL is a credential (`…/bot/v2/hook/<uuid>`): it never
 /// appears in errors or in `Debug`.

@@ -15,20 +15,8 @@ pub const MAX_TEXT_BYTES: usize = 2048;
 /// `markdown` content limit, in UTF-8 bytes [doc].
 pub const MAX_MARKDOWN_BYTES: usize = 4096;
 
-/// A message for a group robot, the same shape for every provider.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RobotMessage {
-    pub title: String,
-    /// The body in the provider's markdown subset (WeCom: headings, `**bold**`, links, `` `code` ``,
-    /// `> quote`, `<font color="info|comment|warning">`).
-    pub markdown: String,
-    /// Mobile numbers to @-mention (WeCom: `mentioned_mobile_list`).
-    pub mention_mobiles: Vec<String>,
-    /// WeCom UserIDs to @-mention.
-    pub mention_user_ids: Vec<String>,
-    /// @-mention everyone (`@all`).
-    pub mention_all: bool,
-}
+/// The message a group robot posts: the same for every provider.
+pub use crate::chat::RobotMessage;
 
 /// A WeCom group robot, by its webhook URL
 /// (`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`, or a private deployment's).
