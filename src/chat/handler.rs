@@ -704,13 +704,7 @@ impl ChatHandler {
                 return Ok(());
             }
             Command::Inspect { .. } => {
-                a.reply(
-                    chat,
-                    msg.chat(
-                        "not_available",
-                        context! { text => short_title(&m.text), url => &self.config().server.public_url },
-                    ),
-                );
+                a.reply(chat, msg.chat("not_available", context! { text => short_title(&m.text) }));
                 return Ok(());
             }
             Command::Ack { ticket } => action(ticket, Action::Acknowledge),
